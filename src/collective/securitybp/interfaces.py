@@ -1,0 +1,55 @@
+"""Interfaces of collective.securitybp."""
+
+from collective.securitybp import _
+from zope import schema
+from zope.interface import Attribute
+from zope.interface import Interface
+from zope.publisher.interfaces.browser import IDefaultBrowserLayer
+
+FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "never")
+
+
+class IBrowserLayer(IDefaultBrowserLayer):
+    """Marker for requests in a site where the add-on is installed."""
+
+
+class ISecurityCheck(Interface):
+    """One question about the site.
+
+    Register an implementation with the ``securitybp:check`` ZCML directive;
+    it becomes a named utility whose name is the check's id.
+    """
+
+    id = Attribute("Stable id, SBP-<AREA>-<NNN>; never renumbered or reused.")
+    title = Attribute("Short title, one line, under 80 characters.")
+    area = Attribute("The collective.securitybp.model.Area it belongs to.")
+    severity = Attribute("Default collective.securitybp.model.Severity.")
+    reference = Attribute("Section of the best-practices document.")
+
+    def run(context):
+        """Look at the site and return a list of Finding objects.
+
+        :param context: an :class:`collective.securitybp.audit.AuditContext`.
+        :returns: a list of findings; empty when the check passed.
+
+        A check must not write to the database.
+        """
+
+
+class ISecuritySettings(Interface):
+    """Settings of the add-on, stored in the registry."""
+
+    fail_on = schema.Choice(
+        title=_("label_fail_on", default="Fail at severity"),
+        description=_(
+            "help_fail_on",
+            default=(
+                "An unacknowledged finding at or above this severity marks "
+                "the report as failed: the command line exits with 1 and the "
+                "JSON report says \"failed\": true. Monitoring relies on it."
+            ),
+        ),
+        values=FAIL_ON_CHOICES,
+        default="high",
+        required=True,
+    )

@@ -1,0 +1,1 @@
+"""Upgrade steps; each bumps the default profile's version."""
