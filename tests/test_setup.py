@@ -1,12 +1,106 @@
+"""Install, uninstall and reinstall the add-on's GenericSetup profiles."""
+
+from AccessControl.Permission import pname
 from collective.securitybp import PACKAGE_NAME
+from collective.securitybp.acknowledgements import ANNOTATION_KEY
+from collective.securitybp.acknowledgements import AcknowledgementStore
+from collective.securitybp.audit import run_audit
+from collective.securitybp.interfaces import IBrowserLayer
+from datetime import datetime
+from datetime import timezone
+from plone import api
+from plone.app.testing import setRoles
+from plone.app.testing import TEST_USER_ID
+from plone.browserlayer import utils as layer_utils
+from zope.annotation.interfaces import IAnnotations
 
 import pytest
 
+VIEW = "collective.securitybp: View security report"
+MANAGE = "collective.securitybp: Manage security settings"
+
+
+def configlet_ids(portal):
+    tool = api.portal.get_tool("portal_controlpanel")
+    return [action.id for action in tool.listActions()]
+
+
+def roles_of(portal, permission):
+    return sorted(r["name"] for r in portal.rolesOfPermission(permission) if r["selected"])
+
+
+@pytest.fixture
+def manager(portal):
+    setRoles(portal, TEST_USER_ID, ["Manager"])
+    return portal
+
 
 class TestInstall:
-    @pytest.fixture(autouse=True)
-    def _setup(self, integration):
-        self.portal = integration["portal"]
-
     def test_installed(self, installer):
         assert installer.is_product_installed(PACKAGE_NAME) is True
+
+    def test_profile_version(self, portal):
+        setup = api.portal.get_tool("portal_setup")
+        assert setup.getLastVersionForProfile(f"{PACKAGE_NAME}:default") == ("1000",)
+
+    def test_browserlayer(self, portal):
+        assert IBrowserLayer in layer_utils.registered_layers()
+
+    def test_registry_record(self, portal):
+        assert api.portal.get_registry_record("collective.securitybp.fail_on") == "high"
+
+    def test_configlet_in_security_section(self, portal):
+        tool = api.portal.get_tool("portal_controlpanel")
+        action = tool.getActionObject("plone-security/collective.securitybp")
+        assert action is not None
+        assert action.permissions == (MANAGE,)
+
+    def test_permissions_for_manager_and_site_administrator_only(self, portal):
+        assert roles_of(portal, VIEW) == ["Manager", "Site Administrator"]
+        assert roles_of(portal, MANAGE) == ["Manager", "Site Administrator"]
+
+    def test_uninstall_profile_hidden(self, portal):
+        from collective.securitybp.setuphandlers import HiddenProfiles
+
+        assert "collective.securitybp:uninstall" in (
+            HiddenProfiles().getNonInstallableProfiles()
+        )
+
+
+class TestUninstall:
+    @pytest.fixture(autouse=True)
+    def _uninstall(self, manager, installer):
+        store = AcknowledgementStore(manager)
+        finding = run_audit(manager).findings[0]
+        store.add(finding, "to be removed", "tester", datetime.now(timezone.utc))
+        assert ANNOTATION_KEY in IAnnotations(manager)
+        installer.uninstall_product(PACKAGE_NAME)
+        self.portal = manager
+
+    def test_not_installed(self, installer):
+        assert installer.is_product_installed(PACKAGE_NAME) is False
+
+    def test_browserlayer_removed(self):
+        assert IBrowserLayer not in layer_utils.registered_layers()
+
+    def test_registry_record_removed(self):
+        registry = api.portal.get_tool("portal_registry")
+        assert "collective.securitybp.fail_on" not in registry.records
+
+    def test_configlet_removed(self):
+        assert "collective.securitybp" not in configlet_ids(self.portal)
+
+    def test_acknowledgements_removed(self):
+        assert ANNOTATION_KEY not in IAnnotations(self.portal)
+
+    def test_role_map_removed(self):
+        assert pname(VIEW) not in self.portal.__dict__
+        assert pname(MANAGE) not in self.portal.__dict__
+
+    def test_reinstall(self, installer):
+        installer.install_product(PACKAGE_NAME)
+        assert installer.is_product_installed(PACKAGE_NAME) is True
+        assert IBrowserLayer in layer_utils.registered_layers()
+        assert api.portal.get_registry_record("collective.securitybp.fail_on") == "high"
+        assert "collective.securitybp" in configlet_ids(self.portal)
+        assert roles_of(self.portal, VIEW) == ["Manager", "Site Administrator"]

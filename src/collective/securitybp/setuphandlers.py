@@ -3,6 +3,7 @@
 from AccessControl.Permission import pname
 from collective.securitybp import logger
 from collective.securitybp.acknowledgements import AcknowledgementStore
+from plone import api
 from plone.base.interfaces import INonInstallable
 from zope.interface import implementer
 
@@ -27,7 +28,7 @@ PERMISSIONS = (
 
 def uninstall(context):
     """Remove what the profiles cannot: acknowledgements and role maps."""
-    site = context.getSite()
+    site = api.portal.get()
     AcknowledgementStore(site).clear()
     for permission in PERMISSIONS:
         attribute = pname(permission)
