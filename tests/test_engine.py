@@ -183,6 +183,23 @@ class TestIsolation:
         assert 'data-check-id="SBP-PRIV-001"' in html
 
 
+    def test_finding_text_is_escaped(self, portal):
+        from plone.app.testing import setRoles
+        from plone.app.testing import TEST_USER_ID
+
+        setRoles(portal, TEST_USER_ID, ["Manager"])
+        check = ConfigurableCheck()
+        check.detail = '<script>alert("x")</script>'
+        gsm = getGlobalSiteManager()
+        gsm.registerUtility(check, ISecurityCheck, name=check.id)
+        try:
+            html = portal.restrictedTraverse("@@security-report")()
+        finally:
+            gsm.unregisterUtility(provided=ISecurityCheck, name=check.id)
+        assert "&lt;script&gt;alert" in html
+        assert '<script>alert("x")' not in html
+
+
 class TestScore:
     def test_no_findings(self):
         assert score_of([]) == 100

@@ -5,8 +5,20 @@ from zope import schema
 from zope.interface import Attribute
 from zope.interface import Interface
 from zope.publisher.interfaces.browser import IDefaultBrowserLayer
+from zope.schema.vocabulary import SimpleTerm
+from zope.schema.vocabulary import SimpleVocabulary
 
-FAIL_ON_CHOICES = ("critical", "high", "medium", "low", "info", "never")
+FAIL_ON_VOCABULARY = SimpleVocabulary(
+    [
+        SimpleTerm("critical", title=_("Critical")),
+        SimpleTerm("high", title=_("High")),
+        SimpleTerm("medium", title=_("Medium")),
+        SimpleTerm("low", title=_("Low")),
+        SimpleTerm("info", title=_("Info")),
+        SimpleTerm("never", title=_("Never")),
+    ]
+)
+FAIL_ON_CHOICES = tuple(term.value for term in FAIL_ON_VOCABULARY)
 
 
 class IBrowserLayer(IDefaultBrowserLayer):
@@ -49,7 +61,7 @@ class ISecuritySettings(Interface):
                 "JSON report says \"failed\": true. Monitoring relies on it."
             ),
         ),
-        values=FAIL_ON_CHOICES,
+        vocabulary=FAIL_ON_VOCABULARY,
         default="high",
         required=True,
     )

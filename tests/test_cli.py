@@ -1,0 +1,362 @@
+"""The ``securitybp`` command line, run as a real process on a real instance.
+
+A module-scoped fixture creates a Zope instance with a Plone site in a
+temporary directory through ``scripts/demo_instance.py --create-only`` (the
+code path of ``make start``); the tests then run the ``securitybp`` console
+script as a subprocess, once also while the instance serves requests and
+holds its ``Data.fs.lock``.
+"""
+
+from pathlib import Path
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_SCRIPT = REPO / "scripts" / "demo_instance.py"
+BIN = Path(sys.executable).parent
+SECURITYBP = BIN / "securitybp"
+TIMEOUT = 300  # seconds for one command; Zope starts in a few
+
+REPORT_KEYS = {
+    "site",
+    "generated_at",
+    "versions",
+    "score",
+    "grade",
+    "summary",
+    "findings",
+    "acknowledged",
+}
+FINDING_KEYS = {
+    "check_id",
+    "area",
+    "severity",
+    "title",
+    "detail",
+    "remediation",
+    "reference",
+    "subject",
+}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def securitybp(*args, env=None):
+    """Run the console script; returns the CompletedProcess (text)."""
+    return subprocess.run(
+        [str(SECURITYBP), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+    )
+
+
+def assert_one_line_error(result):
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("securitybp"), result.stderr
+    assert result.stdout == ""
+
+
+def stat_of(path):
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
+
+
+class DemoInstance:
+    def __init__(self, directory, port):
+        self.dir = directory
+        self.port = port
+        self.zope_conf = directory / "etc" / "zope.conf"
+        self.data_fs = directory / "var" / "filestorage" / "Data.fs"
+        self.lock_file = directory / "var" / "filestorage" / "Data.fs.lock"
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory):
+    """A Zope instance with the Plone site ``Plone`` and the add-on installed."""
+    directory = tmp_path_factory.mktemp("demo") / "instance"
+    port = free_port()
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(DEMO_SCRIPT),
+            "--create-only",
+            "--dir",
+            str(directory),
+            "--port",
+            str(port),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return DemoInstance(directory, port)
+
+
+@pytest.fixture(scope="module")
+def json_report(instance):
+    """The default audit as JSON: no --site (the only site), no --fail-on."""
+    result = securitybp("audit", "--zope-conf", instance.zope_conf, "--format", "json")
+    return result
+
+
+def test_demo_instance_files(instance):
+    password_file = instance.dir / "admin-password.txt"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    password = password_file.read_text().strip()
+    assert len(password) >= 16 and password != "admin"
+    assert instance.data_fs.exists()
+    ini = (instance.dir / "etc" / "zope.ini").read_text()
+    assert f"listen = 127.0.0.1:{instance.port}" in ini
+
+
+def test_audit_text_exits_1_at_default_threshold(instance):
+    before = stat_of(instance.data_fs)
+    result = securitybp("audit", "--zope-conf", instance.zope_conf, "--site", "Plone")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    out = result.stdout
+    assert "Security report for /Plone" in out
+    assert "Grade " in out and "Score " in out
+    assert "SBP-PRIV-001" in out and "No Site Administrator" in out
+    assert "SBP-PRIV-002" in out and "Subject: admin" in out
+    assert "Privileges" in out
+    assert "\033[" not in out  # not a terminal: no colour
+    assert stat_of(instance.data_fs) == before
+
+
+def test_audit_json_shape(instance, json_report):
+    assert json_report.returncode == 1, json_report.stderr
+    data = json.loads(json_report.stdout)
+    assert REPORT_KEYS <= set(data)
+    assert set(data["versions"]) == {"plone", "zope", "python", "securitybp"}
+    assert data["site"] == "/Plone"
+    assert data["fail_on"] == "high"
+    assert data["failed"] is True
+    assert data["findings"], data
+    for finding in data["findings"]:
+        assert FINDING_KEYS <= set(finding), finding
+    by_id = {f["check_id"]: f for f in data["findings"]}
+    assert by_id["SBP-PRIV-001"]["severity"] == "high"
+    assert by_id["SBP-PRIV-001"]["title"] == "No Site Administrator"
+    assert by_id["SBP-PRIV-002"]["severity"] == "medium"
+    assert by_id["SBP-PRIV-002"]["subject"] == "admin"
+    assert data["acknowledged"] == []
+    assert data["summary"]["high"] >= 1
+
+
+@pytest.mark.parametrize(
+    "fail_on,site", [("critical", "/Plone"), ("never", "Plone"), ("CRITICAL", None)]
+)
+def test_fail_on_above_the_findings_exits_0(instance, fail_on, site):
+    args = ["audit", "--zope-conf", instance.zope_conf, "--format", "json"]
+    args += ["--fail-on", fail_on]
+    if site:
+        args += ["--site", site]
+    result = securitybp(*args)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["fail_on"] == fail_on.lower()
+    assert data["failed"] is False
+    assert {"SBP-PRIV-001", "SBP-PRIV-002"} <= {f["check_id"] for f in data["findings"]}
+
+
+def test_fail_on_medium_exits_1(instance):
+    result = securitybp(
+        "audit", "--zope-conf", instance.zope_conf, "--fail-on", "medium"
+    )
+    assert result.returncode == 1, result.stderr
+    assert "FAILED" in result.stdout
+
+
+def test_missing_zope_conf(tmp_path):
+    result = securitybp("audit", "--zope-conf", tmp_path / "nope" / "zope.conf")
+    assert_one_line_error(result)
+    assert "zope.conf" in result.stderr
+
+
+def test_no_such_site(instance):
+    result = securitybp("audit", "--zope-conf", instance.zope_conf, "--site", "Nope")
+    assert_one_line_error(result)
+    assert "Nope" in result.stderr and "/Plone" in result.stderr
+
+
+def test_not_a_site(instance):
+    result = securitybp(
+        "audit", "--zope-conf", instance.zope_conf, "--site", "/acl_users"
+    )
+    assert_one_line_error(result)
+
+
+def test_missing_database_file_is_not_created(instance, tmp_path):
+    storage_dir = tmp_path / "filestorage"
+    storage_dir.mkdir()
+    missing = storage_dir / "Data.fs"
+    conf = tmp_path / "zope.conf"
+    conf.write_text(
+        instance.zope_conf.read_text().replace(str(instance.data_fs), str(missing))
+    )
+    assert str(missing) in conf.read_text()
+    result = securitybp("audit", "--zope-conf", conf, "--site", "Plone")
+    assert_one_line_error(result)
+    assert str(missing) in result.stderr
+    assert not missing.exists()
+    assert list(storage_dir.iterdir()) == []
+
+
+def test_invalid_fail_on(instance):
+    result = securitybp(
+        "audit", "--zope-conf", instance.zope_conf, "--fail-on", "sometimes"
+    )
+    assert_one_line_error(result)
+    assert "--fail-on" in result.stderr and "critical" in result.stderr
+
+
+def test_usage_errors_exit_2():
+    assert_one_line_error(securitybp())
+    assert_one_line_error(securitybp("audit"))  # --zope-conf is required
+    assert_one_line_error(securitybp("audit", "--zope-conf", "x", "--format", "xml"))
+
+
+def test_checks_without_zope_conf():
+    result = securitybp("checks")
+    assert result.returncode == 0, result.stderr
+    assert "SBP-PRIV-001" in result.stdout
+    assert "SBP-PRIV-002" in result.stdout
+    assert "No Site Administrator" in result.stdout
+    result = securitybp("checks", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    checks = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["SBP-PRIV-001"]["area"] == "privileges"
+    assert checks["SBP-PRIV-001"]["severity"] == "high"
+    assert checks["SBP-PRIV-002"]["severity"] == "medium"
+
+
+def test_checks_with_zope_conf(instance):
+    result = securitybp("checks", "--zope-conf", instance.zope_conf)
+    assert result.returncode == 0, result.stderr
+    assert "SBP-PRIV-001" in result.stdout
+    assert "SBP-PRIV-002" in result.stdout
+
+
+def test_colour_only_on_a_terminal(monkeypatch):
+    from collective.securitybp.cli import use_colour
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    main_fd, terminal_fd = os.openpty()
+    try:
+        with open(terminal_fd, "w") as terminal, open(os.devnull, "w") as devnull:
+            assert use_colour(terminal)
+            assert not use_colour(devnull)
+            monkeypatch.setenv("NO_COLOR", "1")
+            assert not use_colour(terminal)
+    finally:
+        os.close(main_fd)
+
+
+def http_status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+def lock_is_held(path):
+    """True when another process holds the zc.lockfile lock on ``path``."""
+    with open(path, "a+") as stream:
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+@contextlib.contextmanager
+def serving(instance):
+    """Run the instance with runwsgi (through demo_instance.py, as make start)."""
+    output = instance.dir / "serve.log"
+    with open(output, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                str(DEMO_SCRIPT),
+                "--dir",
+                str(instance.dir),
+                "--port",
+                str(instance.port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{instance.port}/"
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while http_status(url) is None:
+            if process.poll() is not None:
+                pytest.fail(f"the instance stopped: {output.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the instance did not answer: {output.read_text()}")
+            time.sleep(0.5)
+        yield process, output
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_audit_while_the_instance_runs(instance):
+    with serving(instance) as (process, output):
+        site_url = f"http://127.0.0.1:{instance.port}/Plone"
+        assert http_status(site_url) == 200
+        assert lock_is_held(instance.lock_file)
+        before = stat_of(instance.data_fs)
+
+        result = securitybp(
+            "audit", "--zope-conf", instance.zope_conf, "--format", "json"
+        )
+
+        assert stat_of(instance.data_fs) == before
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        data = json.loads(result.stdout)
+        assert REPORT_KEYS <= set(data)
+        assert {"SBP-PRIV-001", "SBP-PRIV-002"} <= {
+            f["check_id"] for f in data["findings"]
+        }
+        assert process.poll() is None
+        assert lock_is_held(instance.lock_file)
+        assert http_status(site_url) == 200
+    log = output.read_text()
+    # make start's second run reuses the instance and prints how to log in
+    assert "Creating" not in log
+    assert f"http://127.0.0.1:{instance.port}/Plone/@@security-report" in log
+    assert "Login:           admin" in log
