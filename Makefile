@@ -28,14 +28,22 @@ install: $(VENV)/.installed ## Create the virtualenv with the pinned Plone and t
 
 .PHONY: start
 start: install ## Create (first time) and run the demo instance on 127.0.0.1:8080
-	@echo "start: not written yet" && exit 1
+	$(BIN)/python scripts/demo_instance.py --dir $(INSTANCE) --host $(HOST) --port $(PORT)
 
 .PHONY: audit
 audit: install ## Audit the demo instance's site from the command line
 	$(BIN)/securitybp audit --zope-conf $(INSTANCE)/etc/zope.conf --site Plone
 
+# Debian's Chromium and its driver, for the browser tests.
+.PHONY: browser
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "Install Debian's chromium and chromium-driver for the browser tests (apt-get install chromium chromium-driver)."; fi
+
 .PHONY: test
-test: install ## Run the tests
+test: install browser ## Run the tests (installs Debian's chromium for the browser tests when run as root)
 	$(BIN)/pytest
 
 .PHONY: lint

@@ -34,9 +34,9 @@ BUILDOUT_PINS = {
     "zc.recipe.egg": "6.0.0",
     "plone.recipe.zope2instance": "9.1.0",
     # dependencies of zc.buildout and plone.recipe.zope2instance
-    "platformdirs": "4.9.6",
-    "python-dotenv": "1.2.2",
-    "ZEO": "6.1",
+    "platformdirs": "4.14.8",
+    "python-dotenv": "1.2.4",
+    "ZEO": "6.2",
     "zdaemon": "5.2.1",
 }
 
@@ -145,7 +145,9 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        current = (
+            args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        )
         if current != text:
             print(
                 f"{args.output} is out of date with {args.constraints}: run "

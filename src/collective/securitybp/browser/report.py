@@ -54,9 +54,18 @@ class SecurityReportView(BrowserView):
         return SEVERITY_BADGES[severity]
 
     def severities(self):
-        """(label, count) from critical down to info."""
+        """Counts per severity, critical first, for the summary badges."""
         summary = self.report.summary
-        return [(s.label, summary[s.label]) for s in sorted(Severity, reverse=True)]
+        return [
+            {
+                "label": severity.label,
+                "count": summary[severity.label],
+                "css": SEVERITY_BADGES[severity]
+                if summary[severity.label]
+                else "text-bg-light border",
+            }
+            for severity in sorted(Severity, reverse=True)
+        ]
 
     def generated_at(self):
         return self.report.generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")
