@@ -10,6 +10,8 @@ CONSTRAINTS := constraints.txt
 INSTANCE := instance
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# The demo site uses the "classic" distribution of plone.classicui.
+DEMO_REQUIREMENTS := plone.classicui
 
 .PHONY: help
 help: ## Show this help
@@ -28,6 +30,7 @@ install: $(VENV)/.installed ## Create the virtualenv with the pinned Plone and t
 
 .PHONY: start
 start: install ## Create (first time) and run the demo instance on 127.0.0.1:8080
+	$(PIP) install -q -c $(CONSTRAINTS) $(DEMO_REQUIREMENTS)
 	$(BIN)/python scripts/demo_instance.py --dir $(INSTANCE) --host $(HOST) --port $(PORT)
 
 .PHONY: audit
@@ -59,6 +62,10 @@ format: install ## Format the code (ruff, zpretty)
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 	find src -name '*.zcml' -o -name '*.xml' | grep -v '/locales/' | xargs $(BIN)/zpretty -i
+
+.PHONY: docs
+docs: install ## Regenerate README's table of checks from the registered checks
+	$(BIN)/python -m collective.securitybp.docs README.rst
 
 .PHONY: clean
 clean: ## Remove the virtualenv, the demo instance and build files

@@ -20,10 +20,12 @@ Run it with the Python of the virtualenv that has Plone and the add-on.
 from pathlib import Path
 
 import argparse
+import importlib.util
 import os
 import secrets
 import socket
 import sys
+import traceback
 
 SITE_ID = "Plone"
 SITE_TITLE = "Security best practices demo"
@@ -202,9 +204,13 @@ class Instance:
         """
         if not self.data_fs.exists():
             return False
+        import logging
+
         from ZODB.DB import DB
         from ZODB.FileStorage import FileStorage
 
+        # A rebuilt index after an interrupted first run is no news here.
+        logging.getLogger("ZODB.FileStorage").setLevel(logging.ERROR)
         storage = FileStorage(str(self.data_fs), read_only=True)
         db = DB(storage)
         try:
@@ -295,6 +301,12 @@ def create(instance, quiet=False):
             print(message, flush=True)
 
     new_instance = not instance.exists()
+    if importlib.util.find_spec("plone.classicui") is None:
+        raise DemoError(
+            "The demo site uses the 'classic' distribution of plone.classicui, "
+            "which is not installed: run "
+            f"{sys.executable} -m pip install -c constraints.txt plone.classicui"
+        )
     if new_instance:
         say(f"Creating a Zope instance in {instance.dir}")
         instance.write_configuration()
@@ -371,7 +383,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     instance = Instance(args.dir)
     try:
-        create(instance, quiet=args.quiet)
+        try:
+            create(instance, quiet=args.quiet)
+        except DemoError:
+            raise
+        except Exception:
+            traceback.print_exc()
+            raise DemoError(
+                "creating the demo failed (traceback above); fix the cause and "
+                "run it again: what was created is reused."
+            ) from None
         instance.write_server_configuration(args.host, args.port)
         if args.create_only:
             return 0

@@ -1,6 +1,7 @@
 """Interfaces of collective.securitybp."""
 
 from collective.securitybp import _
+from plone.supermodel import model
 from zope import schema
 from zope.interface import Attribute
 from zope.interface import Interface
@@ -48,8 +49,8 @@ class ISecurityCheck(Interface):
         """
 
 
-class ISecuritySettings(Interface):
-    """Settings of the add-on, stored in the registry."""
+class IAuditSettings(model.Schema):
+    """How the audit reports."""
 
     fail_on = schema.Choice(
         title=_("label_fail_on", default="Fail at severity"),
@@ -65,3 +66,34 @@ class ISecuritySettings(Interface):
         default="high",
         required=True,
     )
+
+
+# Each area's settings live in their own schema below; ISecuritySettings
+# combines them into the registry records (prefix ``collective.securitybp``)
+# and the control panel, one fieldset per schema.
+
+
+class IPrivilegeSettings(model.Schema):
+    """Settings of the privilege checks (SBP-PRIV-*)."""
+
+
+class IHeaderSettings(model.Schema):
+    """Settings of the response security headers and their checks."""
+
+
+class IZMIGuardSettings(model.Schema):
+    """Settings of the management interface guard and its checks."""
+
+
+class IMaintenanceSettings(model.Schema):
+    """Settings of the update, configuration and backup checks."""
+
+
+class ISecuritySettings(
+    IAuditSettings,
+    IPrivilegeSettings,
+    IHeaderSettings,
+    IZMIGuardSettings,
+    IMaintenanceSettings,
+):
+    """Every setting of the add-on, stored in the registry."""

@@ -3,7 +3,10 @@
 from AccessControl.Permission import pname
 from collective.securitybp import logger
 from collective.securitybp.acknowledgements import AcknowledgementStore
+from collective.securitybp.settings import clear_cache
+from collective.securitybp.settings import STAMP_KEY
 from plone import api
+from zope.annotation.interfaces import IAnnotations
 from plone.base.interfaces import INonInstallable
 from zope.interface import implementer
 
@@ -30,6 +33,10 @@ def uninstall(context):
     """Remove what the profiles cannot: acknowledgements and role maps."""
     site = api.portal.get()
     AcknowledgementStore(site).clear()
+    annotations = IAnnotations(site)
+    if STAMP_KEY in annotations:
+        del annotations[STAMP_KEY]
+    clear_cache()
     for permission in PERMISSIONS:
         attribute = pname(permission)
         if attribute in site.__dict__:
