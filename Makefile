@@ -63,6 +63,10 @@ format: install ## Format the code (ruff, zpretty)
 	$(BIN)/ruff format src tests benchmarks
 	find src -name '*.zcml' -o -name '*.xml' | grep -v '/locales/' | xargs $(BIN)/zpretty -i
 
+.PHONY: bench
+bench: install ## Run the benchmarks (side-by-side ratios; figures on stdout)
+	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
 .PHONY: docs
 docs: install ## Regenerate README's table of checks from the registered checks
 	$(BIN)/python -m collective.securitybp.docs README.rst

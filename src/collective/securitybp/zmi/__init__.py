@@ -1,0 +1,1 @@
+"""The management interface (ZMI) guard (issue 6)."""
