@@ -1,11 +1,11 @@
 """The report in a real headless Chromium, clicked as a person would."""
 
 from pathlib import Path
-
 import os
 import pytest
 import shutil
 import transaction
+
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -18,8 +18,11 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
             "Chromium is missing: `make test` installs Debian's chromium and "
             "chromium-driver; run it as root or install them."
         )
-    pytest.skip("Debian's chromium and chromium-driver are not installed "
-                "(`make test` installs them)", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium and chromium-driver are not installed "
+        "(`make test` installs them)",
+        allow_module_level=True,
+    )
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -33,13 +36,21 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1280,1600",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1600",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = webdriver.Chrome(
+        service=Service(executable_path=CHROMEDRIVER), options=options
+    )
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
@@ -48,7 +59,9 @@ def browser():
 @pytest.fixture
 def site(functional, browser):
     portal = functional["portal"]
-    portal.acl_users.userFolderAddUser("siteadmin", PASSWORD, ["Site Administrator"], [])
+    portal.acl_users.userFolderAddUser(
+        "siteadmin", PASSWORD, ["Site Administrator"], []
+    )
     portal.acl_users.userFolderAddUser("editor", PASSWORD, ["Editor"], [])
     transaction.commit()
     browser.delete_all_cookies()
@@ -59,11 +72,11 @@ def login(browser, url, user):
     browser.get(url + "/login")
     browser.find_element(By.NAME, "__ac_name").send_keys(user)
     browser.find_element(By.NAME, "__ac_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit], "
-                         "#login-form input[type=submit]").click()
-    WebDriverWait(browser, 30).until(
-        lambda b: b.get_cookie("__ac") is not None
-    )
+    browser.find_element(
+        By.CSS_SELECTOR,
+        "#login-form button[type=submit], #login-form input[type=submit]",
+    ).click()
+    WebDriverWait(browser, 30).until(lambda b: b.get_cookie("__ac") is not None)
 
 
 def click(browser, element):
@@ -112,7 +125,9 @@ def test_site_administrator_acknowledges_a_finding(browser, site):
 def test_acknowledging_without_reason_is_refused(browser, site):
     login(browser, site, "siteadmin")
     browser.get(site + "/@@security-report")
-    finding = browser.find_element(By.CSS_SELECTOR, 'article[data-check-id="SBP-PRIV-002"]')
+    finding = browser.find_element(
+        By.CSS_SELECTOR, 'article[data-check-id="SBP-PRIV-002"]'
+    )
     finding.find_element(By.TAG_NAME, "summary").click()
     # The browser itself refuses an empty required field: nothing is sent.
     finding.find_element(By.CSS_SELECTOR, "form.securitybp-acknowledge button").click()
@@ -132,7 +147,9 @@ def test_control_panel_in_site_setup_links_to_report(browser, site):
     browser.get(site + "/@@overview-controlpanel")
     links = [
         link
-        for link in browser.find_elements(By.PARTIAL_LINK_TEXT, "Security best practices")
+        for link in browser.find_elements(
+            By.PARTIAL_LINK_TEXT, "Security best practices"
+        )
         if link.is_displayed()
     ]
     assert links, "no visible 'Security best practices' entry in Site Setup"

@@ -6,6 +6,7 @@ from collective.securitybp.docs import END
 from collective.securitybp.docs import START
 from pathlib import Path
 
+
 README = Path(__file__).parent.parent / "README.rst"
 
 

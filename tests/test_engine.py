@@ -22,10 +22,10 @@ from zope.component import getGlobalSiteManager
 from zope.configuration import xmlconfig
 from zope.configuration.config import ConfigurationConflictError
 from zope.configuration.exceptions import ConfigurationError
-
 import collective.securitybp
 import logging
 import pytest
+
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 
@@ -108,11 +108,15 @@ class TestRegistration:
         assert ids == sorted(ids)
 
     def test_malformed_id_fails_naming_it(self):
-        with pytest.raises(ConfigurationError, match=r"Malformed check id 'SBP-PRIV-1'"):
+        with pytest.raises(
+            ConfigurationError, match=r"Malformed check id 'SBP-PRIV-1'"
+        ):
             load_zcml('<securitybp:check factory="test_engine.MalformedIdCheck" />')
 
     def test_id_must_match_area(self):
-        with pytest.raises(ConfigurationError, match=r"SBP-PRIV-900 does not match its area"):
+        with pytest.raises(
+            ConfigurationError, match=r"SBP-PRIV-900 does not match its area"
+        ):
             load_zcml('<securitybp:check factory="test_engine.WrongAreaCheck" />')
 
     def test_duplicate_id_fails_naming_it(self):
@@ -149,7 +153,9 @@ class TestRegistration:
 class TestIsolation:
     def test_crash_becomes_finding(self, portal, caplog):
         caplog.set_level(logging.ERROR, logger="collective.securitybp")
-        report = run_audit(portal, checks=[CrashingCheck(), ConfigurableCheck()], now=NOW)
+        report = run_audit(
+            portal, checks=[CrashingCheck(), ConfigurableCheck()], now=NOW
+        )
         by_id = {f.check_id: f for f in report.findings}
         crash = by_id["SBP-CONF-901"].to_dict()
         assert crash["severity"] == "medium"
@@ -181,7 +187,6 @@ class TestIsolation:
         assert "Check could not run" in html
         assert "hunter2" not in html
         assert 'data-check-id="SBP-PRIV-001"' in html
-
 
     def test_finding_text_is_escaped(self, portal):
         from plone.app.testing import setRoles
@@ -229,7 +234,13 @@ class TestScore:
 
 class TestThresholds:
     def test_severity_order(self):
-        assert Severity.INFO < Severity.LOW < Severity.MEDIUM < Severity.HIGH < Severity.CRITICAL
+        assert (
+            Severity.INFO
+            < Severity.LOW
+            < Severity.MEDIUM
+            < Severity.HIGH
+            < Severity.CRITICAL
+        )
 
     @pytest.mark.parametrize(
         "threshold,expected",
@@ -242,16 +253,27 @@ class TestThresholds:
         ],
     )
     def test_failing(self, portal, threshold, expected):
-        findings = [finding(Severity.HIGH, "a"), finding(Severity.MEDIUM, "b"), finding(Severity.INFO, "c")]
+        findings = [
+            finding(Severity.HIGH, "a"),
+            finding(Severity.MEDIUM, "b"),
+            finding(Severity.INFO, "c"),
+        ]
         from collective.securitybp.model import Report
 
-        report = Report(site="/plone", generated_at=NOW, versions={}, findings=tuple(findings),
-                        fail_on=parse_fail_on(threshold))
+        report = Report(
+            site="/plone",
+            generated_at=NOW,
+            versions={},
+            findings=tuple(findings),
+            fail_on=parse_fail_on(threshold),
+        )
         assert [f.severity.label for f in report.failing(report.fail_on)] == expected
         assert report.failed is bool(expected)
 
     def test_parse_unknown_severity(self):
-        with pytest.raises(ValueError, match="Unknown severity 'severe': use one of info, low"):
+        with pytest.raises(
+            ValueError, match="Unknown severity 'severe': use one of info, low"
+        ):
             parse_fail_on("severe")
 
     def test_fail_on_from_registry(self, portal):
@@ -296,7 +318,9 @@ class TestAcknowledgements:
 
     def test_acknowledgement_with_expiry(self, portal, check):
         self.acknowledge(portal, check, until=date(2026, 12, 31))
-        on_last_day = run_audit(portal, checks=[check], now=NOW.replace(month=12, day=31))
+        on_last_day = run_audit(
+            portal, checks=[check], now=NOW.replace(month=12, day=31)
+        )
         assert on_last_day.findings == ()
         day_after = run_audit(portal, checks=[check], now=NOW + timedelta(days=33))
         assert [f.check_id for f in day_after.findings] == ["SBP-CONF-900"]
@@ -318,7 +342,9 @@ class TestAcknowledgements:
         with pytest.raises(AcknowledgementError) as info:
             AcknowledgementStore(portal).add(
                 run_audit(portal, checks=[check], now=NOW).findings[0],
-                reason="   ", who="x", now=NOW,
+                reason="   ",
+                who="x",
+                now=NOW,
             )
         assert info.value.args[0].default.startswith("Say why this finding")
 

@@ -5,7 +5,6 @@ from collective.securitybp.settings import STAMP_KEY
 from plone import api
 from zope.annotation.interfaces import IAnnotations
 from zope.component.hooks import setSite
-
 import transaction
 
 

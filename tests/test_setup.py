@@ -2,8 +2,8 @@
 
 from AccessControl.Permission import pname
 from collective.securitybp import PACKAGE_NAME
-from collective.securitybp.acknowledgements import ANNOTATION_KEY
 from collective.securitybp.acknowledgements import AcknowledgementStore
+from collective.securitybp.acknowledgements import ANNOTATION_KEY
 from collective.securitybp.audit import run_audit
 from collective.securitybp.interfaces import IBrowserLayer
 from datetime import datetime
@@ -13,8 +13,8 @@ from plone.app.testing import setRoles
 from plone.app.testing import TEST_USER_ID
 from plone.browserlayer import utils as layer_utils
 from zope.annotation.interfaces import IAnnotations
-
 import pytest
+
 
 VIEW = "collective.securitybp: View security report"
 MANAGE = "collective.securitybp: Manage security settings"
@@ -26,7 +26,9 @@ def configlet_ids(portal):
 
 
 def roles_of(portal, permission):
-    return sorted(r["name"] for r in portal.rolesOfPermission(permission) if r["selected"])
+    return sorted(
+        r["name"] for r in portal.rolesOfPermission(permission) if r["selected"]
+    )
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """collective.securitybp: audit and harden a Plone site from inside."""
 
+from zope.i18nmessageid import MessageFactory
 import logging
 
-from zope.i18nmessageid import MessageFactory
 
 PACKAGE_NAME = "collective.securitybp"
 

@@ -7,12 +7,13 @@ never creates the annotation; only :meth:`AcknowledgementStore.add` and
 requests protected by a CSRF token.
 """
 
+from collective.securitybp import _
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
-from collective.securitybp import _
 from persistent.mapping import PersistentMapping
 from zope.annotation.interfaces import IAnnotations
+
 
 ANNOTATION_KEY = "collective.securitybp.acknowledgements"
 MAX_REASON_LENGTH = 2000

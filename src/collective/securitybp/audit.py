@@ -16,8 +16,8 @@ from importlib.metadata import version
 from plone.registry.interfaces import IRegistry
 from zope.component import getUtilitiesFor
 from zope.component import queryUtility
-
 import platform
+
 
 FAIL_ON_RECORD = "collective.securitybp.fail_on"
 

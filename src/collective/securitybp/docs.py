@@ -6,18 +6,24 @@ README and the registry disagree.
 """
 
 from collective.securitybp.model import Area
-
 import inspect
+
 
 START = ".. checks-table-start"
 END = ".. checks-table-end"
 
 
 def _table(rows, headers):
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    widths = [
+        max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))
+    ]
     rule = "  ".join("=" * w for w in widths)
+
     def line(row):
-        return "  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip()
+        return "  ".join(
+            str(v).ljust(w) for v, w in zip(row, widths, strict=True)
+        ).rstrip()
+
     return [rule, line(headers), rule, *[line(r) for r in rows], rule]
 
 
@@ -39,7 +45,7 @@ def checks_rst(checks):
             doc = inspect.cleandoc(type(check).__doc__ or "").strip()
             for paragraph in doc.splitlines():
                 lines.append(f"    {paragraph}".rstrip())
-            lines.append(f"    Document section: \"{check.reference}\".")
+            lines.append(f'    Document section: "{check.reference}".')
             lines.append("")
     lines.append(END)
     return "\n".join(lines)
@@ -52,20 +58,22 @@ def replace_section(readme_text, section):
 
 
 def main():  # pragma: no cover - used by `make docs`
-    import sys
-
-    from pathlib import Path
     from collective.securitybp.audit import registered_checks
+    from pathlib import Path
     from zope.configuration import xmlconfig
-
     import collective.securitybp
     import collective.securitybp.checks
+    import sys
 
     context = xmlconfig.file("meta.zcml", package=collective.securitybp)
-    xmlconfig.file("configure.zcml", package=collective.securitybp.checks, context=context)
+    xmlconfig.file(
+        "configure.zcml", package=collective.securitybp.checks, context=context
+    )
     path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.rst")
     path.write_text(
-        replace_section(path.read_text(encoding="utf-8"), checks_rst(registered_checks())),
+        replace_section(
+            path.read_text(encoding="utf-8"), checks_rst(registered_checks())
+        ),
         encoding="utf-8",
     )
     print(f"Updated the checks in {path}.")

@@ -4,15 +4,13 @@ Everything here is immutable and free of Zope objects, so a report can be
 rendered as HTML, serialised as JSON or printed on a terminal alike.
 """
 
+from collective.securitybp import _
 from dataclasses import dataclass
 from dataclasses import field
 from enum import Enum
 from enum import IntEnum
-
-from collective.securitybp import _
 from zope.i18n import translate
 from zope.i18nmessageid import Message
-
 import hashlib
 import re
 
@@ -151,9 +149,7 @@ class Finding:
     @property
     def fingerprint(self):
         """Changes whenever what the finding says changes."""
-        content = "\n".join(
-            (self.severity.label, text(self.title), text(self.detail))
-        )
+        content = "\n".join((self.severity.label, text(self.title), text(self.detail)))
         return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
     def to_dict(self, request=None):

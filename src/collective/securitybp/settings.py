@@ -25,8 +25,8 @@ from persistent import Persistent
 from plone.registry.interfaces import IRegistry
 from types import MappingProxyType
 from zope.component import queryUtility
-
 import threading
+
 
 PREFIX = "collective.securitybp."
 STAMP_KEY = "collective.securitybp.settings-stamp"
@@ -145,7 +145,9 @@ def record_changed(event):
             site = getToolByName(site, "portal_url").getPortalObject()
         bump(site)
     except Exception:
-        logger.exception("Cannot mark the settings of collective.securitybp as changed.")
+        logger.exception(
+            "Cannot mark the settings of collective.securitybp as changed."
+        )
 
 
 def clear_cache():

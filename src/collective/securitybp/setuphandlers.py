@@ -6,8 +6,8 @@ from collective.securitybp.acknowledgements import AcknowledgementStore
 from collective.securitybp.settings import clear_cache
 from collective.securitybp.settings import STAMP_KEY
 from plone import api
-from zope.annotation.interfaces import IAnnotations
 from plone.base.interfaces import INonInstallable
+from zope.annotation.interfaces import IAnnotations
 from zope.interface import implementer
 
 

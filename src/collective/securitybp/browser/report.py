@@ -15,8 +15,8 @@ from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from Products.statusmessages.interfaces import IStatusMessage
 from zExceptions import MethodNotAllowed
 from zope.i18n import translate
-
 import json
+
 
 MANAGE_PERMISSION = "collective.securitybp: Manage security settings"
 SEVERITY_BADGES = {
