@@ -17,10 +17,11 @@ Usage (from the top of the repository, any Python >= 3.10, stdlib only)::
     python3 scripts/versions_from_constraints.py --check  # exit 1 if stale
 """
 
+from pathlib import Path
 import argparse
 import re
 import sys
-from pathlib import Path
+
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = ROOT / "constraints.txt"

@@ -6,12 +6,12 @@ changed, regenerate the buildout pins with
     python3 scripts/versions_from_constraints.py
 """
 
+from pathlib import Path
 import configparser
 import importlib.util
-import re
-from pathlib import Path
-
 import pytest
+import re
+
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = ROOT / "constraints.txt"
