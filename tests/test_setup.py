@@ -43,7 +43,7 @@ class TestInstall:
 
     def test_profile_version(self, portal):
         setup = api.portal.get_tool("portal_setup")
-        assert setup.getLastVersionForProfile(f"{PACKAGE_NAME}:default") == ("1000",)
+        assert setup.getLastVersionForProfile(f"{PACKAGE_NAME}:default") == ("1001",)
 
     def test_browserlayer(self, portal):
         assert IBrowserLayer in layer_utils.registered_layers()
@@ -106,3 +106,17 @@ class TestUninstall:
         assert api.portal.get_registry_record("collective.securitybp.fail_on") == "high"
         assert "collective.securitybp" in configlet_ids(self.portal)
         assert roles_of(self.portal, VIEW) == ["Manager", "Site Administrator"]
+
+
+class TestUpgrade:
+    def test_from_1000(self, manager):
+        setup = api.portal.get_tool("portal_setup")
+        profile = f"{PACKAGE_NAME}:default"
+        registry = api.portal.get_tool("portal_registry")
+        registry.records.__delitem__("collective.securitybp.fail_on")
+        setup.setLastVersionForProfile(profile, "1000")
+        steps = setup.listUpgrades(profile)
+        assert [s["dest"] for s in steps] == [("1001",)]
+        setup.upgradeProfile(profile)
+        assert setup.getLastVersionForProfile(profile) == ("1001",)
+        assert api.portal.get_registry_record("collective.securitybp.fail_on") == "high"
