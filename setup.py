@@ -70,6 +70,7 @@ setup(
     ],
     extras_require={
         "test": [
+            "plone.classicui",
             "plone.app.testing",
             "plone.testing>=8.0",
             "pytest",
@@ -81,6 +82,7 @@ setup(
             "zpretty",
             "pyroma",
             "check-manifest",
+            "i18ndude",
         ],
     },
     entry_points={

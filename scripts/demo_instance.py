@@ -18,7 +18,6 @@ Run it with the Python of the virtualenv that has Plone and the add-on.
 """
 
 from pathlib import Path
-
 import argparse
 import importlib.util
 import os
@@ -27,11 +26,12 @@ import socket
 import sys
 import traceback
 
+
 SITE_ID = "Plone"
 SITE_TITLE = "Security best practices demo"
 ADMIN = "admin"
 PROFILE = "collective.securitybp:default"
-PASSWORD_FILE = "admin-password.txt"
+PASSWORD_FILE = "admin-password.txt"  # noqa: S105 - a file name
 
 ZOPE_CONF = """\
 # Zope configuration of the collective.securitybp demo instance.
@@ -204,10 +204,9 @@ class Instance:
         """
         if not self.data_fs.exists():
             return False
-        import logging
-
         from ZODB.DB import DB
         from ZODB.FileStorage import FileStorage
+        import logging
 
         # A rebuilt index after an interrupted first run is no news here.
         logging.getLogger("ZODB.FileStorage").setLevel(logging.ERROR)
@@ -233,7 +232,6 @@ def start_zope(instance):
     from Testing.makerequest import makerequest
     from zope.globalrequest import setRequest
     from Zope2.Startup.run import make_wsgi_app
-
     import Zope2
 
     make_wsgi_app({}, str(instance.zope_conf))
@@ -293,7 +291,6 @@ def create(instance, quiet=False):
     :returns: True when something was created.
     """
     import logging
-
     import transaction
 
     def say(message):
@@ -301,6 +298,8 @@ def create(instance, quiet=False):
             print(message, flush=True)
 
     new_instance = not instance.exists()
+    if not new_instance and instance.site_exists():
+        return False
     if importlib.util.find_spec("plone.classicui") is None:
         raise DemoError(
             "The demo site uses the 'classic' distribution of plone.classicui, "
@@ -310,12 +309,11 @@ def create(instance, quiet=False):
     if new_instance:
         say(f"Creating a Zope instance in {instance.dir}")
         instance.write_configuration()
-    if not new_instance and instance.site_exists():
-        return False
 
     say(f"Creating the Plone site /{SITE_ID} (this takes a minute)")
+    # Creating a site logs a screenful of harmless warnings: show errors only.
     logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s"
     )
     app = start_zope(instance)
     try:
@@ -407,7 +405,8 @@ def main(argv=None):
         return 2
     print_access(instance, args.host, args.port)
     runwsgi = Path(sys.executable).parent / "runwsgi"
-    os.execv(runwsgi, [str(runwsgi), str(instance.zope_ini)])
+    # Replace this process: runwsgi serves in the foreground, Ctrl-C stops it.
+    os.execv(runwsgi, [str(runwsgi), str(instance.zope_ini)])  # noqa: S606
 
 
 if __name__ == "__main__":

@@ -8,11 +8,12 @@ holds its ``Data.fs.lock``.
 """
 
 from pathlib import Path
-
 import contextlib
 import fcntl
 import json
 import os
+import pytest
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +22,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SCRIPT = REPO / "scripts" / "demo_instance.py"
@@ -148,14 +148,14 @@ def test_audit_text_exits_1_at_default_threshold(instance):
 def test_audit_json_shape(instance, json_report):
     assert json_report.returncode == 1, json_report.stderr
     data = json.loads(json_report.stdout)
-    assert REPORT_KEYS <= set(data)
+    assert set(data) >= REPORT_KEYS
     assert set(data["versions"]) == {"plone", "zope", "python", "securitybp"}
     assert data["site"] == "/Plone"
     assert data["fail_on"] == "high"
     assert data["failed"] is True
     assert data["findings"], data
     for finding in data["findings"]:
-        assert FINDING_KEYS <= set(finding), finding
+        assert set(finding) >= FINDING_KEYS, finding
     by_id = {f["check_id"]: f for f in data["findings"]}
     assert by_id["SBP-PRIV-001"]["severity"] == "high"
     assert by_id["SBP-PRIV-001"]["title"] == "No Site Administrator"
@@ -215,9 +215,7 @@ def test_missing_database_file_is_not_created(instance, tmp_path):
     conf = tmp_path / "zope.conf"
     original = "path $INSTANCE/var/filestorage/Data.fs"
     assert original in instance.zope_conf.read_text()
-    conf.write_text(
-        instance.zope_conf.read_text().replace(original, f"path {missing}")
-    )
+    conf.write_text(instance.zope_conf.read_text().replace(original, f"path {missing}"))
     result = securitybp("audit", "--zope-conf", conf, "--site", "Plone")
     assert_one_line_error(result)
     assert str(missing) in result.stderr
@@ -237,6 +235,65 @@ def test_usage_errors_exit_2():
     assert_one_line_error(securitybp())
     assert_one_line_error(securitybp("audit"))  # --zope-conf is required
     assert_one_line_error(securitybp("audit", "--zope-conf", "x", "--format", "xml"))
+
+
+ADD_SECOND_SITE = """
+import sys
+import transaction
+sys.path.insert(0, sys.argv[1])
+import demo_instance
+from OFS.Folder import manage_addFolder
+from plone.distribution.api import site as site_api
+
+app = demo_instance.start_zope(demo_instance.Instance(sys.argv[2]))
+manage_addFolder(app, "folder")
+transaction.commit()  # site_api.create begins (and so aborts) a transaction
+site_api.create(
+    app.folder, "classic", {"site_id": "Other", "title": "Other", "setup_content": False}
+)
+transaction.commit()
+demo_instance.stop_zope()
+"""
+
+
+@pytest.fixture(scope="module")
+def two_sites(instance, tmp_path_factory):
+    """A copy of the instance with a second site, /folder/Other."""
+    directory = tmp_path_factory.mktemp("two") / "instance"
+    shutil.copytree(instance.dir, directory)
+    conf = directory / "etc" / "zope.conf"
+    conf.write_text(conf.read_text().replace(str(instance.dir), str(directory)))
+    result = subprocess.run(
+        [sys.executable, "-c", ADD_SECOND_SITE, DEMO_SCRIPT.parent, directory],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return DemoInstance(directory, instance.port)
+
+
+def test_several_sites_need_site(two_sites):
+    result = securitybp("audit", "--zope-conf", two_sites.zope_conf)
+    assert_one_line_error(result)
+    assert "/Plone" in result.stderr and "/folder/Other" in result.stderr
+    assert "--site" in result.stderr
+
+
+def test_site_path_with_folders(two_sites):
+    result = securitybp(
+        "audit",
+        "--zope-conf",
+        two_sites.zope_conf,
+        "--site",
+        "/folder/Other",
+        "--format",
+        "json",
+        "--fail-on",
+        "never",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["site"] == "/folder/Other"
 
 
 def test_checks_without_zope_conf():
@@ -278,7 +335,7 @@ def test_colour_only_on_a_terminal(monkeypatch):
 
 def http_status(url):
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -349,7 +406,7 @@ def test_audit_while_the_instance_runs(instance):
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr
         data = json.loads(result.stdout)
-        assert REPORT_KEYS <= set(data)
+        assert set(data) >= REPORT_KEYS
         assert {"SBP-PRIV-001", "SBP-PRIV-002"} <= {
             f["check_id"] for f in data["findings"]
         }

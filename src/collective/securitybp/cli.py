@@ -15,7 +15,6 @@ from collective.securitybp.model import Severity
 from contextlib import contextmanager
 from contextlib import redirect_stdout
 from pathlib import Path
-
 import argparse
 import json
 import logging
@@ -23,6 +22,7 @@ import os
 import shutil
 import sys
 import textwrap
+
 
 PROG = "securitybp"
 EXIT_OK = 0
@@ -53,8 +53,7 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(
             EXIT_ERROR,
-            f"{self.prog}: error: {one_line(message)} "
-            f"(see '{self.prog} --help').\n",
+            f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help').\n",
         )
 
 
@@ -72,15 +71,21 @@ def make_read_only(storage, where):
     """
     section = storage.config
     kind = section.getSectionType()
+    blob_dir = getattr(section, "blob_dir", None)
+    # ZODB creates a missing blob directory, even on a read-only storage.
+    if blob_dir and kind != "zeoclient" and not Path(blob_dir).is_dir():
+        raise CommandError(
+            f"The blob directory {blob_dir} of database {where!r} does not "
+            "exist: check blob-dir in zope.conf."
+        )
     if hasattr(section, "read_only"):
         section.read_only = True
         if hasattr(section, "create"):
             section.create = False
         if kind == "filestorage":
             check_readable(Path(section.path), where)
-        for nested in ("base",):
-            if getattr(section, nested, None) is not None:
-                make_read_only(getattr(section, nested), where)
+        if getattr(section, "base", None) is not None:
+            make_read_only(section.base, where)
     elif getattr(section, "base", None) is not None:  # blobstorage, before...
         make_read_only(section.base, where)
     elif getattr(section, "factories", None):  # demostorage
@@ -124,12 +129,10 @@ def load_configuration(zope_conf):
         )
     if not os.access(path, os.R_OK):
         raise CommandError(
-            f"Cannot read {path}: run the command as the user that runs "
-            "the instance."
+            f"Cannot read {path}: run the command as the user that runs the instance."
         )
-    import ZConfig
-
     from Zope2.Startup.options import ZopeWSGIOptions
+    import ZConfig
 
     try:
         options = ZopeWSGIOptions(configfile=str(path.absolute()))()
@@ -163,11 +166,11 @@ def start_zope(zope_conf):
     from AccessControl.users import system
     from App.config import setConfiguration
     from Testing.makerequest import makerequest
+    from ZODB.FileStorage.FileStorage import FileStorageFormatError
     from ZODB.POSException import ReadOnlyError
     from zope.globalrequest import setRequest
     from Zope2.Startup import get_wsgi_starter
     from Zope2.Startup.handlers import handleWSGIConfig
-
     import Zope2
 
     try:
@@ -182,6 +185,11 @@ def start_zope(zope_conf):
             "Zope wanted to write to the database while starting, which a "
             "read-only audit never does: start the instance once normally "
             "(it then finishes its own initialisation), then audit again."
+        ) from None
+    except FileStorageFormatError as error:
+        raise CommandError(
+            f"{one_line(error)} is not a ZODB FileStorage or is damaged: check "
+            "the path in zope.conf."
         ) from None
     except OSError as error:
         raise CommandError(f"Cannot open the database: {one_line(error)}") from None
@@ -230,10 +238,7 @@ def find_sites(container):
             continue
         if IPloneSiteRoot.providedBy(obj):
             sites.append(obj)
-        elif (
-            getattr(obj, "meta_type", None) == "Folder"
-            or obj.getId() in mount_points
-        ):
+        elif getattr(obj, "meta_type", None) == "Folder" or obj.getId() in mount_points:
             sites.extend(find_sites(obj))
     return sorted(sites, key=lambda site: site.getPhysicalPath())
 
@@ -259,13 +264,11 @@ def get_site(app, wanted):
             return sites[0]
         if not sites:
             raise CommandError(
-                "The database holds no Plone site: create one, or check "
-                "--zope-conf."
+                "The database holds no Plone site: create one, or check --zope-conf."
             )
         paths = ", ".join(site_path(site) for site in sites)
         raise CommandError(
-            f"The database holds several Plone sites ({paths}): choose one "
-            "with --site."
+            f"The database holds several Plone sites ({paths}): choose one with --site."
         )
     obj = app
     for name in [part for part in wanted.strip().split("/") if part]:
@@ -393,8 +396,8 @@ def format_report(report, threshold, style, width=80):
         style("bold", f"Security report for {data['site']}"),
         style(
             "dim",
-            f"{generated} · Plone {versions.get('plone')} · Zope "
-            f"{versions.get('zope')} · Python {versions.get('python')} · "
+            f"{generated} | Plone {versions.get('plone')} | Zope "
+            f"{versions.get('zope')} | Python {versions.get('python')} | "
             f"collective.securitybp {versions.get('securitybp')}",
         ),
         "",
@@ -418,14 +421,11 @@ def format_report(report, threshold, style, width=80):
         lines.append(
             style(
                 "bad",
-                f"FAILED: {len(failing)} finding(s) at or above "
-                f"{threshold.label}",
+                f"FAILED: {len(failing)} finding(s) at or above {threshold.label}",
             )
         )
     else:
-        lines.append(
-            style("good", f"Passed: no finding at or above {threshold.label}")
-        )
+        lines.append(style("good", f"Passed: no finding at or above {threshold.label}"))
     by_key = {(f["check_id"], f["subject"]): f for f in data["findings"]}
     if not report.findings:
         lines += ["", style("good", "No open findings.")]

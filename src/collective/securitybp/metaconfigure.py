@@ -46,8 +46,7 @@ def check(_context, factory):
     title = getattr(instance, "title", "") or ""
     if not title or len(title) >= 80 or "\n" in title:
         raise ConfigurationError(
-            f"Check {check_id} ({name}) needs a one-line title under 80 "
-            "characters."
+            f"Check {check_id} ({name}) needs a one-line title under 80 characters."
         )
     _context.action(
         discriminator=("securitybp:check", check_id),
