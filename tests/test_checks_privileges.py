@@ -159,3 +159,684 @@ class TestZopeRootAdmin:
         setRoles(portal, TEST_USER_ID, ["Manager"])
         api.user.create(email="a@example.org", username="admin", roles=["Manager"])
         assert run(self.check, portal) == []
+
+
+# -- SBP-PRIV-003 and up -------------------------------------------------
+
+from collective.securitybp.checks import privileges  # noqa: E402
+from collective.securitybp.checks.privileges import DormantAccounts  # noqa: E402
+from collective.securitybp.checks.privileges import LocalGrants  # noqa: E402
+from collective.securitybp.checks.privileges import ManagerDailyWork  # noqa: E402
+from collective.securitybp.checks.privileges import RiskyPermissions  # noqa: E402
+from collective.securitybp.checks.privileges import (  # noqa: E402
+    SiteAdministratorDailyWork,
+)
+from collective.securitybp.checks.privileges import SiteManagers  # noqa: E402
+from collective.securitybp.checks.privileges import WeakPasswords  # noqa: E402
+from collective.securitybp.checks.privileges import ZopeRootManagers  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from DateTime import DateTime  # noqa: E402
+from plone.app.testing import login  # noqa: E402
+from plone.app.testing import logout  # noqa: E402
+from Products.PluggableAuthService.interfaces.plugins import (  # noqa: E402
+    IUserEnumerationPlugin,
+)
+from Products.PluggableAuthService.plugins.BasePlugin import BasePlugin  # noqa: E402
+from zope.interface import implementer  # noqa: E402
+
+
+STRONG = "a long test passphrase 42"
+DAY = timedelta(days=1)
+
+
+def findings(check, portal, now=None):
+    context = AuditContext(
+        site=portal,
+        root=portal.getPhysicalRoot(),
+        now=now or datetime.now(timezone.utc),
+    )
+    return [
+        {key: f.to_dict()[key] for key in ("check_id", "severity", "subject", "title", "detail")}
+        for f in check.run(context)
+    ]
+
+
+def add_user(portal, user_id, fullname="", password=STRONG, roles=(), groups=()):
+    api.user.create(
+        email=f"{user_id}@example.org",
+        username=user_id,
+        password=password,
+        properties={"fullname": fullname} if fullname else {},
+    )
+    for role in roles:
+        portal.acl_users.portal_role_manager.assignRoleToPrincipal(role, user_id)
+    for group in groups:
+        portal.acl_users.source_groups.addPrincipalToGroup(user_id, group)
+
+
+def add_group(portal, group_id, title="", roles=(), inside=()):
+    portal.acl_users.source_groups.addGroup(group_id, title=title)
+    for role in roles:
+        portal.acl_users.portal_role_manager.assignRoleToPrincipal(role, group_id)
+    for parent in inside:
+        portal.acl_users.source_groups.addPrincipalToGroup(group_id, parent)
+
+
+def add_root_manager(app, user_id, password=STRONG):
+    app.acl_users.users.addUser(user_id, user_id, password)
+    app.acl_users.roles.assignRoleToPrincipal("Manager", user_id)
+
+
+def set_logins(portal, user_id, last, previous):
+    api.user.get(userid=user_id).setMemberProperties(
+        {"login_time": DateTime(last), "last_login_time": DateTime(previous)}
+    )
+
+
+@pytest.fixture
+def old_site(portal):
+    """A site created a year ago, so recent content is not setup content."""
+    portal.creation_date = DateTime(datetime.now(timezone.utc) - 365 * DAY)
+    portal.reindexObject(idxs=["created"])
+    return portal
+
+
+def add_document(portal, doc_id, creator, age, container=None):
+    with api.env.adopt_roles(["Manager"]):
+        doc = api.content.create(
+            container=container or portal, type="Document", id=doc_id
+        )
+    doc.setCreators([creator])
+    doc.creation_date = DateTime(datetime.now(timezone.utc) - age)
+    doc.reindexObject()
+    return doc
+
+
+def strong_root_admin(app):
+    # plone.app.testing's Zope root admin has the password "secret".
+    app.acl_users.users.updateUserPassword("admin", STRONG)
+
+
+class TestZopeRootManagers:
+    check = ZopeRootManagers()
+
+    def test_quiet_with_two(self, portal, app):
+        add_root_manager(app, "keeper")
+        assert findings(self.check, portal) == []
+
+    def test_fires_with_three_naming_how(self, portal, app):
+        add_root_manager(app, "keeper")
+        app.acl_users.users.addUser("ops", "ops", STRONG)
+        app.manage_setLocalRoles("ops", ["Manager"])
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-003",
+                "severity": "medium",
+                "subject": "/",
+                "title": "More than two Zope root Managers",
+                "detail": (
+                    "The Zope root gives the Manager role to 3 users: admin "
+                    "directly; keeper directly; ops by a local role on the "
+                    "Zope root. The Zope Manager role is for setting up sites, "
+                    "not for daily work, and each of these accounts can do "
+                    "everything in every site of this Zope."
+                ),
+            }
+        ]
+
+    def test_fires_with_plain_user_folder(self, portal, app):
+        from OFS.userfolder import UserFolder
+
+        app._delObject("acl_users")
+        app._setObject("acl_users", UserFolder())
+        for name in ("a1", "a2", "a3"):
+            app.acl_users._doAddUser(name, STRONG, ["Manager"], [])
+        app.acl_users._doAddUser("viewer", STRONG, ["Authenticated"], [])
+        [finding] = findings(self.check, portal)
+        assert finding["detail"].startswith(
+            "The Zope root gives the Manager role to 3 users: a1 directly; "
+            "a2 directly; a3 directly."
+        )
+
+
+class TestSiteManagers:
+    check = SiteManagers()
+
+    def test_quiet_on_fresh_site(self, portal):
+        # The "Administrators" group holds Manager but has no members.
+        assert findings(self.check, portal) == []
+
+    def test_lists_managers_with_paths(self, portal):
+        add_group(portal, "staff", title="Staff", inside=["Administrators"])
+        add_user(portal, "alice", "Alice Smith", groups=["staff"])
+        add_user(portal, "bob", roles=["Manager"])
+        add_user(portal, "carol")
+        portal.manage_setLocalRoles("carol", ["Manager"])
+        add_user(portal, "dave", roles=["Editor"])
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-004",
+                "severity": "info",
+                "subject": "alice",
+                "title": "Manager on the site",
+                "detail": (
+                    "alice (Alice Smith) holds the Manager role on this site "
+                    "through the group Administrators \u2192 staff (Staff)."
+                ),
+            },
+            {
+                "check_id": "SBP-PRIV-004",
+                "severity": "info",
+                "subject": "bob",
+                "title": "Manager on the site",
+                "detail": "bob holds the Manager role on this site directly.",
+            },
+            {
+                "check_id": "SBP-PRIV-004",
+                "severity": "info",
+                "subject": "carol",
+                "title": "Manager on the site",
+                "detail": (
+                    "carol holds the Manager role on this site by a local "
+                    "role on the site root."
+                ),
+            },
+        ]
+
+    def test_logged_in_users_with_global_role_is_critical(self, portal):
+        roles = portal.acl_users.portal_role_manager
+        roles.assignRoleToPrincipal("Reviewer", "AuthenticatedUsers")
+        roles.assignRoleToPrincipal("Member", "AuthenticatedUsers")
+        portal.acl_users.source_groups.addPrincipalToGroup(
+            "AuthenticatedUsers", "Site Administrators"
+        )
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-004",
+                "severity": "critical",
+                "subject": "AuthenticatedUsers",
+                "title": "Logged-in users hold a global role",
+                "detail": (
+                    "The virtual group 'Logged-in users' (AuthenticatedUsers) "
+                    "holds these global roles: Reviewer directly; Site "
+                    "Administrator through the group Site Administrators. "
+                    "Everybody who logs in gets them."
+                ),
+            }
+        ]
+
+    def test_member_role_for_logged_in_users_is_quiet(self, portal):
+        roles = portal.acl_users.portal_role_manager
+        roles.assignRoleToPrincipal("Member", "AuthenticatedUsers")
+        assert findings(self.check, portal) == []
+
+    @pytest.mark.parametrize("self_registration,severity", [(False, "low"), (True, "high")])
+    def test_manager_granted_to_unknown_id(self, portal, self_registration, severity):
+        api.portal.set_registry_record("plone.enable_self_reg", self_registration)
+        portal.acl_users.portal_role_manager.assignRoleToPrincipal("Manager", "ghost")
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-004",
+                "severity": severity,
+                "subject": "ghost",
+                "title": "Manager granted to an unknown principal",
+                "detail": (
+                    "The Manager role is granted to 'ghost' directly, but the "
+                    "site's user and group sources have no such user or group "
+                    "(a deleted account, or one of another source). Whoever "
+                    "gets an account with this id later becomes a Manager."
+                ),
+            }
+        ]
+
+
+class TestManagerDailyWork:
+    check = ManagerDailyWork()
+
+    def test_fires_for_recent_content(self, old_site):
+        add_user(old_site, "alice", "Alice Smith", roles=["Manager"])
+        add_document(old_site, "d1", "alice", 3 * DAY)
+        add_document(old_site, "d2", "alice", 10 * DAY)
+        add_document(old_site, "d3", "alice", 40 * DAY)
+        [finding] = findings(self.check, old_site)
+        latest = (datetime.now(timezone.utc) - 3 * DAY).strftime("%Y-%m-%d")
+        assert finding == {
+            "check_id": "SBP-PRIV-005",
+            "severity": "high",
+            "subject": "alice",
+            "title": "Manager account used for daily work",
+            "detail": (
+                "alice (Alice Smith) holds the Manager role on this site and "
+                "is used for daily work: created 2 item(s) in the last 30 "
+                f"days, the latest on {latest}."
+            ),
+        }
+
+    def test_fires_for_recent_frequent_logins(self, old_site):
+        now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+        add_user(old_site, "alice", roles=["Manager"])
+        set_logins(old_site, "alice", now - DAY, now - 3 * DAY)
+        [finding] = findings(self.check, old_site, now=now)
+        assert finding["detail"] == (
+            "alice holds the Manager role on this site and is used for daily "
+            "work: logged in on 2026-11-28 12:00 UTC and before that on "
+            "2026-11-26 12:00 UTC."
+        )
+
+    def test_quiet_for_old_content_and_rare_logins(self, old_site):
+        now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+        add_user(old_site, "alice", roles=["Manager"])
+        add_document(old_site, "d3", "alice", 40 * DAY)
+        # Logged in yesterday, but the login before was three weeks ago.
+        set_logins(old_site, "alice", now - DAY, now - 21 * DAY)
+        add_user(old_site, "bob", roles=["Manager"])
+        # A first login sets both times to the same moment.
+        set_logins(old_site, "bob", now - DAY, now - DAY)
+        assert findings(self.check, old_site, now=now) == []
+
+    def test_content_of_site_setup_does_not_count(self, portal, app):
+        # The fresh test site was created moments ago by "admin"; the site
+        # root and its setup content are not daily work.
+        add_document(portal, "front", "admin", timedelta(0))
+        assert findings(self.check, portal) == []
+
+    def test_zope_root_manager_logging_in_to_the_site(self, old_site, app):
+        now = datetime.now(timezone.utc)
+        login(app, "admin")
+        old_site.portal_membership.setLoginTimes()
+        logout()
+        member = old_site.portal_memberdata._members["admin"]
+        member.last_login_time = DateTime(now - 2 * DAY)
+        [finding] = findings(self.check, old_site, now=now)
+        assert finding["subject"] == "admin"
+        assert finding["detail"].startswith(
+            "admin holds the Manager role at the Zope root and is used for "
+            "daily work: logged in on "
+        )
+
+    def test_days_setting(self, old_site):
+        add_user(old_site, "alice", roles=["Manager"])
+        add_document(old_site, "d1", "alice", 20 * DAY)
+        assert len(findings(self.check, old_site)) == 1
+        api.portal.set_registry_record(
+            "collective.securitybp.privileges_daily_work_days", 10
+        )
+        assert findings(self.check, old_site) == []
+
+    def test_site_administrator_is_not_reported_here(self, old_site):
+        add_user(old_site, "sam", roles=["Site Administrator"])
+        add_document(old_site, "d1", "sam", DAY)
+        assert findings(self.check, old_site) == []
+
+
+class TestSiteAdministratorDailyWork:
+    check = SiteAdministratorDailyWork()
+
+    def test_fires_for_site_administrator(self, old_site):
+        add_user(old_site, "sam", "Sam", groups=["Site Administrators"])
+        add_document(old_site, "d1", "sam", DAY)
+        latest = (datetime.now(timezone.utc) - DAY).strftime("%Y-%m-%d")
+        assert findings(self.check, old_site) == [
+            {
+                "check_id": "SBP-PRIV-006",
+                "severity": "medium",
+                "subject": "sam",
+                "title": "Site Administrator account used for daily editing",
+                "detail": (
+                    "sam (Sam) is a Site Administrator and is used for daily "
+                    "editing: created 1 item(s) in the last 30 days, the "
+                    f"latest on {latest}. Your daily content-editing account "
+                    "should not have extra privileges."
+                ),
+            }
+        ]
+
+    def test_quiet_for_editor_and_for_managers(self, old_site):
+        add_user(old_site, "edith", roles=["Editor"])
+        add_document(old_site, "d1", "edith", DAY)
+        add_user(old_site, "both", roles=["Manager", "Site Administrator"])
+        add_document(old_site, "d2", "both", DAY)
+        assert findings(self.check, old_site) == []
+        assert [f["subject"] for f in findings(ManagerDailyWork(), old_site)] == ["both"]
+
+
+class TestRiskyPermissions:
+    check = RiskyPermissions()
+
+    def test_quiet_on_fresh_site(self, portal):
+        # "Add portal member" is granted to Anonymous at the Zope root by
+        # default; it means nothing there.
+        assert "Anonymous" in privileges.roles_with(
+            "Add portal member", portal.getPhysicalRoot()
+        )
+        assert findings(self.check, portal) == []
+
+    def test_anonymous_on_site_root(self, portal):
+        portal.manage_permission("Manage portal", ["Anonymous", "Manager"], acquire=0)
+        portal.manage_permission(
+            "Modify portal content", ["Anonymous", "Manager"], acquire=1
+        )
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-007",
+                "severity": "critical",
+                "subject": "Anonymous on /plone",
+                "title": "Powerful permission granted to everybody",
+                "detail": (
+                    "On the site root (/plone), Anonymous has: Manage portal, "
+                    "Modify portal content. Every visitor has this role, "
+                    "logged in or not."
+                ),
+            }
+        ]
+
+    def test_member_with_modify_is_high(self, portal):
+        portal.manage_permission(
+            "Modify portal content", ["Member", "Manager"], acquire=0
+        )
+        [finding] = findings(self.check, portal)
+        assert finding["severity"] == "high"
+        assert finding["subject"] == "Member on /plone"
+        assert finding["detail"] == (
+            "On the site root (/plone), Member has: Modify portal content. "
+            "Every user who logs in has this role."
+        )
+
+    def test_zope_root_grant_reported_once_there(self, portal, app):
+        app.manage_permission(
+            "Plone Site Setup: Mail", ["Authenticated", "Manager"], acquire=0
+        )
+        # The site acquires the setting: reported at the root only.
+        assert "Authenticated" in privileges.roles_with(
+            "Plone Site Setup: Mail", portal
+        )
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-007",
+                "severity": "critical",
+                "subject": "Authenticated on /",
+                "title": "Powerful permission granted to everybody",
+                "detail": (
+                    "On the Zope root, Authenticated has: Plone Site Setup: "
+                    "Mail. Every user who logs in has this role."
+                ),
+            }
+        ]
+
+    def test_add_portal_member_only_without_self_registration(self, portal):
+        portal.manage_permission(
+            "Add portal member", ["Anonymous", "Manager"], acquire=0
+        )
+        [finding] = findings(self.check, portal)
+        assert (finding["severity"], finding["subject"]) == ("high", "Anonymous on /plone")
+        assert "Add portal member" in finding["detail"]
+        api.portal.set_registry_record("plone.enable_self_reg", True)
+        assert findings(self.check, portal) == []
+
+    def test_logged_in_users_local_role_on_site_root(self, portal):
+        portal.manage_setLocalRoles("AuthenticatedUsers", ["Editor"])
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-007",
+                "severity": "high",
+                "subject": "AuthenticatedUsers on /plone",
+                "title": "Powerful permission granted to everybody",
+                "detail": (
+                    "On the site root (/plone), the group 'Logged-in users' "
+                    "(by its local roles) has: Manage properties, Modify "
+                    "portal content. Every user who logs in is in this group."
+                ),
+            }
+        ]
+
+    def test_unknown_permission_never_crashes(self, portal, monkeypatch):
+        monkeypatch.setattr(
+            privileges,
+            "RISKY_PERMISSIONS",
+            {"No such permission": privileges.Severity.CRITICAL, "": privileges.Severity.HIGH},
+        )
+        portal.manage_permission("Manage portal", ["Anonymous", "Manager"], acquire=0)
+        assert privileges.roles_with("No such permission", portal) == {"Manager"}
+        # "Plone Site Setup: *" still found by prefix; the unknown names
+        # give Zope's default (Manager only), so nothing fires for them.
+        assert findings(self.check, portal) == []
+        portal.manage_permission(
+            "Plone Site Setup: Site", ["Anonymous", "Manager"], acquire=0
+        )
+        assert [f["subject"] for f in findings(self.check, portal)] == [
+            "Anonymous on /plone"
+        ]
+
+
+def folder(portal, folder_id, container=None):
+    with api.env.adopt_roles(["Manager"]):
+        return api.content.create(
+            container=container or portal, type="Folder", id=folder_id
+        )
+
+
+class TestLocalGrants:
+    check = LocalGrants()
+
+    def test_quiet_with_ordinary_sharing(self, portal):
+        f = folder(portal, "f")
+        f.manage_setLocalRoles("bob", ["Editor", "Reader"])
+        portal.manage_setLocalRoles("bob", ["Manager"])  # the root: PRIV-004's
+        assert findings(self.check, portal) == []
+
+    def test_fires_with_paths(self, portal):
+        add_user(portal, "bob", "Bob <b>")
+        add_group(portal, "ops", title="Ops")
+        f = folder(portal, "f")
+        f.manage_setLocalRoles("bob", ["Manager", "Editor"])
+        doc = add_document(portal, "d", "test_user_1_", DAY, container=f)
+        doc.manage_setLocalRoles("ops", ["Site Administrator"])
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-008",
+                "severity": "medium",
+                "subject": "/plone",
+                "title": "Manager or Site Administrator granted below the site root",
+                "detail": (
+                    "2 local grant(s) of Manager or Site Administrator below "
+                    "the site root: /plone/f: bob (Bob <b>) (Manager); "
+                    "/plone/f/d: ops (Ops) (Site Administrator)."
+                ),
+            }
+        ]
+
+    def test_lists_at_most_twenty(self, portal):
+        for index in range(22):
+            folder(portal, f"f{index:02d}").manage_setLocalRoles(
+                "bob", ["Manager"]
+            )
+        [finding] = findings(self.check, portal)
+        assert finding["detail"].startswith(
+            "22 local grant(s) of Manager or Site Administrator below the site "
+            "root: /plone/f00: bob (Manager); /plone/f01: bob (Manager);"
+        )
+        assert finding["detail"].endswith(
+            "/plone/f19: bob (Manager); and 2 more."
+        )
+        assert "/plone/f20" not in finding["detail"]
+
+
+@implementer(IUserEnumerationPlugin)
+class ExternalUsers(BasePlugin):
+    """A user source without passwords in the ZODB, as LDAP would be."""
+
+    meta_type = "Test external users"
+
+    def __init__(self, id, users):
+        self.id = id
+        self.users = tuple(users)
+
+    def enumerateUsers(self, id=None, login=None, exact_match=False, **kw):
+        wanted = id or login
+        return tuple(
+            {"id": user, "login": user, "pluginid": self.getId()}
+            for user in self.users
+            if wanted is None or user == wanted
+        )
+
+
+class TestWeakPasswords:
+    check = WeakPasswords()
+
+    def test_quiet_with_strong_passwords(self, portal, app):
+        strong_root_admin(app)
+        add_user(portal, "alice", roles=["Manager"])
+        add_user(portal, "sam", groups=["Site Administrators"])
+        add_user(portal, "weakling", password="password")  # not privileged
+        assert findings(self.check, portal) == []
+
+    @pytest.mark.parametrize(
+        "password", ["ecila", "alice", "password", "12345678", "changeme"]
+    )
+    def test_fires_for_weak_site_password(self, portal, app, password, caplog):
+        strong_root_admin(app)
+        add_user(portal, "alice", "Alice Smith", roles=["Manager"])
+        portal.acl_users.source_users.updateUserPassword("alice", password)
+        result = [
+            f.to_dict()
+            for f in self.check.run(
+                AuditContext(portal, app, datetime.now(timezone.utc))
+            )
+        ]
+        assert [
+            {key: f[key] for key in ("check_id", "severity", "subject", "title", "detail")}
+            for f in result
+        ] == [
+            {
+                "check_id": "SBP-PRIV-009",
+                "severity": "critical",
+                "subject": "alice",
+                "title": "Privileged account with a weak password",
+                "detail": (
+                    "The password of alice (Alice Smith), who holds the "
+                    "Manager role on this site, is on the list of passwords "
+                    "tried first by anyone guessing: the login itself, its "
+                    "reverse, or a common password."
+                ),
+            }
+        ]
+        shown = " ".join(str(value) for value in result[0].values())
+        if password not in ("alice", "password"):  # words of the text itself
+            assert password not in shown
+        assert password not in caplog.text
+
+    def test_zope_root_admin_of_the_test_fixture(self, portal):
+        # plone.app.testing's Zope root admin has the password "secret".
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-009",
+                "severity": "critical",
+                "subject": "admin",
+                "title": "Privileged account with a weak password",
+                "detail": (
+                    "The password of admin, who holds the Manager role at the "
+                    "Zope root, is on the list of passwords tried first by "
+                    "anyone guessing: the login itself, its reverse, or a "
+                    "common password."
+                ),
+            }
+        ]
+
+    def test_plain_user_folder_at_root(self, portal, app):
+        from OFS.userfolder import UserFolder
+
+        app._delObject("acl_users")
+        app._setObject("acl_users", UserFolder())
+        app.acl_users._doAddUser("keeper", "repeek", ["Manager"], [])
+        app.acl_users._doAddUser("spare", STRONG, ["Manager"], [])
+        assert [(f["subject"], f["severity"]) for f in findings(self.check, portal)] == [
+            ("keeper", "critical")
+        ]
+
+    def test_account_of_other_source_is_not_checkable(self, portal, app):
+        strong_root_admin(app)
+        uf = portal.acl_users
+        uf._setObject("external", ExternalUsers("external", ["ldapuser"]))
+        uf.plugins.activatePlugin(IUserEnumerationPlugin, "external")
+        uf.portal_role_manager.assignRoleToPrincipal("Site Administrator", "ldapuser")
+        assert findings(self.check, portal) == [
+            {
+                "check_id": "SBP-PRIV-009",
+                "severity": "info",
+                "subject": "ldapuser",
+                "title": "Password of a privileged account not checkable",
+                "detail": (
+                    "ldapuser, who holds the Site Administrator role, is not "
+                    "held in a user source of the ZODB (it comes from LDAP or "
+                    "another source), so the strength of its password cannot "
+                    "be checked here."
+                ),
+            }
+        ]
+
+    def test_no_login_no_lockout_no_write(self, portal, app):
+        import transaction
+
+        add_user(portal, "alice", roles=["Manager"], password="password")
+        txn = transaction.get()
+        resources = list(txn._resources)
+        registered = list(portal._p_jar._registered_objects)
+        events = []
+        from zope.event import subscribers
+
+        subscribers.append(events.append)
+        try:
+            assert len(findings(self.check, portal)) == 2  # alice and admin
+        finally:
+            subscribers.remove(events.append)
+        assert events == []
+        assert list(txn._resources) == resources
+        assert list(portal._p_jar._registered_objects) == registered
+
+
+class TestDormantAccounts:
+    check = DormantAccounts()
+
+    def test_fires_for_never_and_long_ago(self, portal):
+        now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+        add_user(portal, "alice", "Alice", roles=["Manager"])
+        add_user(portal, "sam", groups=["Site Administrators"])
+        set_logins(portal, "sam", now - 200 * DAY, now - 300 * DAY)
+        assert findings(self.check, portal, now=now) == [
+            {
+                "check_id": "SBP-PRIV-010",
+                "severity": "low",
+                "subject": "alice",
+                "title": "Dormant privileged account",
+                "detail": (
+                    "alice (Alice), who holds the Manager role, has never "
+                    "logged in through the login form of this site."
+                ),
+            },
+            {
+                "check_id": "SBP-PRIV-010",
+                "severity": "low",
+                "subject": "sam",
+                "title": "Dormant privileged account",
+                "detail": (
+                    "sam, who holds the Site Administrator role, has not "
+                    "logged in since 2026-05-13 (200 days)."
+                ),
+            },
+        ]
+
+    def test_quiet_for_recent_login_and_zope_root(self, portal):
+        now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+        add_user(portal, "sam", groups=["Site Administrators"])
+        set_logins(portal, "sam", now - 100 * DAY, now - 300 * DAY)
+        # The Zope root "admin" never logged in: it should be seldom used.
+        assert findings(self.check, portal, now=now) == []
+
+    def test_days_setting(self, portal):
+        now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+        add_user(portal, "sam", groups=["Site Administrators"])
+        set_logins(portal, "sam", now - 100 * DAY, now - 300 * DAY)
+        api.portal.set_registry_record(
+            "collective.securitybp.privileges_dormant_days", 90
+        )
+        assert [f["subject"] for f in findings(self.check, portal, now=now)] == ["sam"]

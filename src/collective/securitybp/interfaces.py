@@ -5,6 +5,7 @@ from plone.supermodel import model
 from zope import schema
 from zope.interface import Attribute
 from zope.interface import Interface
+from zope.interface import Invalid
 from zope.publisher.interfaces.browser import IDefaultBrowserLayer
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
@@ -73,8 +74,84 @@ class IAuditSettings(model.Schema):
 # and the control panel, one fieldset per schema.
 
 
+PRIVILEGES_MAX_DAYS = 3650
+
+
+def privileges_days(value):
+    """Constraint of the privilege checks' day counts: 1 to 3650.
+
+    :raises zope.interface.Invalid: with a message that says what to enter.
+    """
+    if not 1 <= value <= PRIVILEGES_MAX_DAYS:
+        raise Invalid(
+            _(
+                "error_privileges_days",
+                default="${value} days cannot be used: enter a whole number "
+                "of days from 1 to ${max} (about ten years).",
+                mapping={"value": value, "max": PRIVILEGES_MAX_DAYS},
+            )
+        )
+    return True
+
+
 class IPrivilegeSettings(model.Schema):
     """Settings of the privilege checks (SBP-PRIV-*)."""
+
+    model.fieldset(
+        "privileges",
+        label=_("label_privileges_fieldset", default="Privileges"),
+        fields=[
+            "privileges_daily_work_days",
+            "privileges_login_days",
+            "privileges_dormant_days",
+        ],
+    )
+
+    privileges_daily_work_days = schema.Int(
+        title=_(
+            "label_privileges_daily_work_days",
+            default="Daily work: content created in the last days",
+        ),
+        description=_(
+            "help_privileges_daily_work_days",
+            default="A Manager or Site Administrator who created content in "
+            "this many days is reported as used for daily work.",
+        ),
+        default=30,
+        required=True,
+        constraint=privileges_days,
+    )
+
+    privileges_login_days = schema.Int(
+        title=_(
+            "label_privileges_login_days",
+            default="Daily work: two logins within days",
+        ),
+        description=_(
+            "help_privileges_login_days",
+            default="A Manager or Site Administrator whose last two logins "
+            "both fall within this many days (recent and frequent) is "
+            "reported as used for daily work.",
+        ),
+        default=7,
+        required=True,
+        constraint=privileges_days,
+    )
+
+    privileges_dormant_days = schema.Int(
+        title=_(
+            "label_privileges_dormant_days",
+            default="Dormant after days without login",
+        ),
+        description=_(
+            "help_privileges_dormant_days",
+            default="A Manager or Site Administrator of the site who has not "
+            "logged in for this many days (or never) is reported as dormant.",
+        ),
+        default=180,
+        required=True,
+        constraint=privileges_days,
+    )
 
 
 class IHeaderSettings(model.Schema):

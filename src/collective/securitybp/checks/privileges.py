@@ -1,25 +1,353 @@
-"""Privileges: who holds the powerful roles, and how.
+"""Privileges: who holds the powerful roles, how, and what they do with them.
 
 Sections "Work with the lowest amount of privileges necessary",
 "'Zope Manager' User should not be used for daily work" and "Use dedicated
 Plone 'Site Administrator' users".
+
+Everything here reads stored data directly: the ZODB plugins of the user
+folders (see :mod:`collective.securitybp.principals`), the catalog's
+indexes and metadata, the member data tool's storage, and the
+role-permission settings of the site and Zope roots. Nothing enumerates
+users through PAS, nothing authenticates, nothing writes.
 """
 
+from AccessControl.PermissionRole import rolesForPermissionOn
+from Acquisition import aq_base
+from AuthEncoding.AuthEncoding import pw_validate
 from collective.securitybp import _
+from collective.securitybp import logger
 from collective.securitybp import references
 from collective.securitybp.checks.base import Check
 from collective.securitybp.model import Area
 from collective.securitybp.model import Severity
-from collective.securitybp.principals import role_holders
+from collective.securitybp.principals import AUTHENTICATED_GROUP
+from collective.securitybp.principals import Directory
+from collective.securitybp.settings import get_settings
+from DateTime import DateTime
+from datetime import timedelta
+from datetime import timezone
+from plone.registry.interfaces import IRegistry
+from Products.CMFCore.indexing import processQueue
+from Products.CMFCore.utils import getToolByName
+from types import MappingProxyType
+from zope.component import queryUtility
+from zope.i18nmessageid import Message
+import weakref
+
 
 SITE_ADMINISTRATOR = "Site Administrator"
 MANAGER = "Manager"
+PRIVILEGED_ROLES = frozenset({MANAGER, SITE_ADMINISTRATOR})
 GUESSABLE_ADMIN_NAMES = frozenset({"admin"})
+# More Zope root Managers than this: one to work with, one spare.
+MAX_ROOT_MANAGERS = 2
+# Paths listed in one finding; the total is always given.
+MAX_LISTED = 20
+# Roles the virtual group of logged-in users may hold without harm.
+HARMLESS_GROUP_ROLES = frozenset({"Member", "Authenticated"})
+# Roles every visitor or every user has: powerful permissions granted to
+# them are granted to everybody.
+EVERYBODY_ROLES = ("Anonymous", "Authenticated", "Member")
+RISKY_PERMISSIONS = MappingProxyType(
+    {
+        "Manage portal": Severity.CRITICAL,
+        "Manage users": Severity.CRITICAL,
+        "View management screens": Severity.CRITICAL,
+        "Change permissions": Severity.CRITICAL,
+        "Change local roles": Severity.CRITICAL,
+        "Delegate Manager role": Severity.CRITICAL,
+        "Modify portal content": Severity.HIGH,
+        "Manage properties": Severity.HIGH,
+        "Portlets: Manage portlets": Severity.HIGH,
+        "Add portal member": Severity.HIGH,
+    }
+)
+# Every permission whose name starts with one of these is risky.
+RISKY_PERMISSION_PREFIXES = MappingProxyType({"Plone Site Setup: ": Severity.CRITICAL})
+# Granted to Anonymous on purpose when self-registration is on.
+SELF_REGISTRATION_PERMISSION = "Add portal member"
+SELF_REGISTRATION_RECORD = "plone.enable_self_reg"
+# Tried against the stored hash of each privileged account, after the
+# account's own login and id (and their reverse).
+WEAK_PASSWORDS = (
+    "",
+    "admin",
+    "administrator",
+    "manager",
+    "password",
+    "passw0rd",
+    "plone",
+    "zope",
+    "secret",
+    "changeme",
+    "welcome",
+    "letmein",
+    "qwerty",
+    "123456",
+    "12345678",
+    "123456789",
+    "admin123",
+)
+# Plone sets both login times on the first login, microseconds apart.
+SAME_LOGIN = timedelta(minutes=1)
+# Plone's "never logged in" value of login_time is 2000/01/01.
+NEVER_LOGGED_IN_BEFORE = DateTime("2000/01/02 UTC").asdatetime()
+# Content created this soon after the site root came with the site itself:
+# creating sites is what the Zope Manager is for.
+SITE_SETUP = timedelta(minutes=10)
+DAY_SETTINGS = MappingProxyType(
+    {
+        "privileges_daily_work_days": 30,
+        "privileges_login_days": 7,
+        "privileges_dormant_days": 180,
+    }
+)
 
 
 def site_local_roles(site):
     """Local roles granted on the site object itself (Sharing at the root)."""
-    return dict(getattr(site, "__ac_local_roles__", None) or {})
+    return local_roles_of(site)
+
+
+def local_roles_of(obj):
+    """The ``{principal_id: roles}`` stored on ``obj`` (not acquired)."""
+    roles = getattr(aq_base(obj), "__ac_local_roles__", None)
+    if callable(roles):
+        roles = roles()
+    return dict(roles or {})
+
+
+def days_setting(context, name):
+    """A day count of :data:`DAY_SETTINGS` from the cached settings; its
+    default when the record is missing or broken."""
+    value = get_settings(context.site).get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return DAY_SETTINGS[name]
+
+
+def self_registration(site):
+    """True when the site lets visitors register themselves."""
+    registry = queryUtility(IRegistry, context=site)
+    try:
+        return bool(registry.get(SELF_REGISTRATION_RECORD, False))
+    except Exception:
+        return False
+
+
+def printable(value, limit=100):
+    """``value`` safe to show on a terminal too: control characters and
+    other invisible ones escaped, and at most ``limit`` characters."""
+    value = "".join(
+        char if char.isprintable() else f"\\u{ord(char):04x}" for char in str(value)
+    )
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def name_of(directory, principal_id):
+    """``id (title)`` of a user or group, or the id alone; printable."""
+    title = directory.title(principal_id)
+    if title and title != principal_id:
+        return f"{printable(principal_id)} ({printable(title)})"
+    return printable(principal_id)
+
+
+def how(directory, principal_id, path, role, local_roles, root=False):
+    """How a principal got ``role``: a message saying directly, by a local
+    role on the site (or Zope) root, or through which groups; the first
+    group holds the role, each next one is a member of the one before."""
+    if path:
+        groups = " \u2192 ".join(name_of(directory, group) for group in path)
+        return _("through the group ${groups}", mapping={"groups": groups})
+    if role not in directory.roles.get(principal_id, ()) and role in local_roles.get(
+        principal_id, ()
+    ):
+        if root:
+            return _("by a local role on the Zope root")
+        return _("by a local role on the site root")
+    return _("directly")
+
+
+def joined(items, separator="; "):
+    """One message of ``items`` (texts or messages) joined by ``separator``;
+    messages among them stay translatable."""
+    keys = [f"item{index}" for index in range(len(items))]
+    return Message(
+        separator.join(f"${{{key}}}" for key in keys),
+        domain="collective.securitybp",
+        mapping=dict(zip(keys, items, strict=True)),
+    )
+
+
+def place_of(places):
+    """Where an account holds its role, as a message."""
+    if tuple(places) == ("root",):
+        return _("at the Zope root")
+    if tuple(places) == ("site",):
+        return _("on this site")
+    return _("on this site and at the Zope root")
+
+
+def as_datetime(value):
+    """A stored login time as an aware datetime; None for never or junk."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, DateTime):
+            value = DateTime(value)
+        moment = value.asdatetime()
+    except Exception:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    if moment < NEVER_LOGGED_IN_BEFORE:
+        return None
+    return moment
+
+
+def day(moment):
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def minute(moment):
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def site_created(site):
+    """When the site root was created, as an aware datetime, or None."""
+    try:
+        return as_datetime(site.created())
+    except Exception:
+        return None
+
+
+class Account:
+    """A user holding Manager or Site Administrator, on the site, at the
+    Zope root, or both under one id."""
+
+    def __init__(self, user_id, role, places):
+        self.user_id = user_id
+        self.role = role  # MANAGER, or SITE_ADMINISTRATOR when not a Manager
+        self.places = places  # ("site",), ("root",) or ("site", "root")
+
+    def __repr__(self):
+        return f"<Account {self.user_id} {self.role} {self.places}>"
+
+
+class Survey:
+    """Who holds the powerful roles, read once per audit.
+
+    :param context: the :class:`collective.securitybp.audit.AuditContext`.
+    """
+
+    def __init__(self, context):
+        # Not the context itself: :func:`survey` forgets a survey when its
+        # context goes away, which a reference from here would prevent.
+        self.portal, self.now = context.site, context.now
+        site, root = context.site, context.root
+        self.site_local = site_local_roles(site)
+        self.root_local = local_roles_of(root)
+        self.site = Directory(site.acl_users)
+        self.root = Directory(root.acl_users)
+        self.site_managers, self.unknown_managers = self.site.grants(
+            MANAGER, self.site_local
+        )
+        self.site_admins = self.site.holders(SITE_ADMINISTRATOR, self.site_local)
+        self.root_managers = self.root.holders(MANAGER, self.root_local)
+        self.root_managers.pop(AUTHENTICATED_GROUP, None)  # no such group there
+        self._created = {}
+        self._accounts = None
+
+    def directory(self, place):
+        return self.site if place == "site" else self.root
+
+    def accounts(self):
+        """Every privileged account, Managers first, then by id."""
+        if self._accounts is None:
+            on_site = set(self.site_managers) | set(self.site_admins)
+            on_site.discard(AUTHENTICATED_GROUP)
+            at_root = set(self.root_managers)
+            result = []
+            for user_id in on_site | at_root:
+                manager = user_id in self.site_managers or user_id in at_root
+                places = ("site",) if user_id in on_site else ()
+                places += ("root",) if user_id in at_root else ()
+                role = MANAGER if manager else SITE_ADMINISTRATOR
+                result.append(Account(user_id, role, places))
+            result.sort(key=lambda account: (account.role != MANAGER, account.user_id))
+            self._accounts = result
+        return self._accounts
+
+    def name(self, account):
+        return name_of(self.directory(account.places[0]), account.user_id)
+
+    def login_times(self, account):
+        """``(last, previous)`` login of an account as aware datetimes (or
+        None), the latest of the places it has an account in."""
+        found = []
+        for place in account.places:
+            if place == "site":
+                stored = self.site.login_times(account.user_id)
+            else:  # Zope root users keep Plone member data in the tool
+                tool = getToolByName(self.portal, "portal_memberdata", None)
+                data = getattr(tool, "_members", {}).get(account.user_id)
+                stored = (
+                    getattr(data, "login_time", None),
+                    getattr(data, "last_login_time", None),
+                )
+            found.append(tuple(as_datetime(value) for value in stored))
+        known = [pair for pair in found if pair[0] is not None]
+        if not known:
+            return None, None
+        return max(known, key=lambda pair: pair[0])
+
+    def created(self, days):
+        """``{user_id: (count, latest)}`` of content created by privileged
+        accounts in the last ``days`` days: one catalog query."""
+        if days not in self._created:
+            user_ids = [account.user_id for account in self.accounts()]
+            result = {}
+            catalog = getToolByName(self.portal, "portal_catalog", None)
+            if user_ids and catalog is not None:
+                since = self.now - timedelta(days=days)
+                setup = site_created(self.portal)
+                if setup is not None:
+                    since = max(since, setup + SITE_SETUP)
+                since = DateTime(since)
+                for brain in catalog.unrestrictedSearchResults(
+                    Creator=user_ids, created={"query": since, "range": "min"}
+                ):
+                    count, latest = result.get(brain.Creator, (0, None))
+                    created = brain.created
+                    if isinstance(created, DateTime) and (
+                        latest is None or created > latest
+                    ):
+                        latest = created
+                    result[brain.Creator] = (count + 1, latest)
+            self._created[days] = result
+        return self._created[days]
+
+
+_surveys = {}  # id(context) -> (weak reference to the context, survey)
+
+
+def survey(context):
+    """The :class:`Survey` of an audit, read once for all of its checks.
+
+    Remembered for as long as that very context object lives (one audit),
+    so each audit reads the current data and nothing piles up.
+    """
+    key = id(context)
+    entry = _surveys.get(key)
+    if entry is not None and entry[0]() is context:
+        return entry[1]
+    result = Survey(context)
+    try:
+        ref = weakref.ref(context, lambda _ref: _surveys.pop(key, None))
+    except TypeError:  # a context that cannot be referenced weakly
+        return result
+    _surveys[key] = (ref, result)
+    return result
 
 
 class NoSiteAdministrator(Check):
@@ -41,10 +369,7 @@ class NoSiteAdministrator(Check):
     reference = references.SITE_ADMINISTRATOR
 
     def run(self, context):
-        holders = role_holders(
-            context.site.acl_users, SITE_ADMINISTRATOR, site_local_roles(context.site)
-        )
-        if holders:
+        if survey(context).site_admins:
             return []
         return [
             self.finding(
@@ -108,6 +433,814 @@ class ZopeRootAdmin(Check):
                         "strong password, log in with it, and delete "
                         "'${name}'. Use it only to set up sites, never for "
                         "daily work.",
+                        mapping={"name": name},
+                    ),
+                )
+            )
+        return findings
+
+
+class ZopeRootManagers(Check):
+    """More than two principals are Managers at the Zope root.
+
+    A Manager at the Zope root can do everything in every site of the
+    instance, including the management interface, which has no protection
+    against cross-site request forgery. The role is for setting up sites;
+    one account for that and a spare are enough. The check reads the root
+    user folder (a plain User Folder or a PluggableAuthService, whose
+    groups it expands) and local roles on the Zope root, and lists every
+    Manager with how it got the role. SBP-PRIV-002 looks at the name
+    ``admin`` separately.
+
+    Example finding: "More than two Zope root Managers" (medium): "The
+    Zope root gives the Manager role to 3 users: admin directly; ops1
+    directly; ops2 by a local role on the Zope root. ..."
+    """
+
+    id = "SBP-PRIV-003"
+    title = _("More than two Zope root Managers")
+    area = Area.PRIVILEGES
+    severity = Severity.MEDIUM
+    reference = references.ZOPE_MANAGER
+
+    def run(self, context):
+        found = survey(context)
+        managers = found.root_managers
+        if len(managers) <= MAX_ROOT_MANAGERS:
+            return []
+        listed = joined(
+            [
+                _(
+                    "${name} ${how}",
+                    mapping={
+                        "name": name_of(found.root, user_id),
+                        "how": how(
+                            found.root, user_id, path, MANAGER, found.root_local, True
+                        ),
+                    },
+                )
+                for user_id, path in sorted(managers.items())
+            ]
+        )
+        return [
+            self.finding(
+                subject="/",
+                detail=_(
+                    "The Zope root gives the Manager role to ${count} users: "
+                    "${managers}. The Zope Manager role is for setting up "
+                    "sites, not for daily work, and each of these accounts "
+                    "can do everything in every site of this Zope.",
+                    mapping={"count": len(managers), "managers": listed},
+                ),
+                remediation=_(
+                    "Keep at most ${max} Zope root Managers (one and a spare). "
+                    "Remove the others in the management interface at "
+                    "/acl_users (users and roles) and give the people behind "
+                    "them Site Administrator accounts in the sites they "
+                    "look after.",
+                    mapping={"max": MAX_ROOT_MANAGERS},
+                ),
+            )
+        ]
+
+
+class SiteManagers(Check):
+    """Who holds Manager on the site, and how they got it.
+
+    Lists, as information, every user holding the Manager role on the site:
+    granted globally in the site's user folder or locally on the site root,
+    directly or through groups (nested groups expanded), with the path by
+    which the role came ("through the group Staff -> Administrators": Staff
+    holds the role, Administrators is a member of Staff, the user a member
+    of Administrators). Zope root Managers are counted by SBP-PRIV-003.
+
+    It also reports, as critical, any global role other than Member that
+    the virtual group "Logged-in users" (``AuthenticatedUsers``) holds,
+    directly or through a group it was put in: everybody who logs in gets
+    that role. And, as low (high when self-registration is on), a Manager
+    role granted to an id that is no user or group of the site: whoever
+    gets an account with that id later becomes a Manager.
+
+    Example findings: "Manager on the site" (info): "alice (Alice Smith)
+    holds the Manager role on this site through the group Administrators.";
+    "Logged-in users hold a global role" (critical).
+
+    It cannot see roles that add-ons compute at run time (local role
+    adapters, LDAP role mappings); it reads the stored grants.
+    """
+
+    id = "SBP-PRIV-004"
+    title = _("Manager on the site")
+    area = Area.PRIVILEGES
+    severity = Severity.INFO
+    reference = references.LOWEST_PRIVILEGES
+
+    def run(self, context):
+        found = survey(context)
+        directory = found.site
+        findings = []
+        roles = {
+            role: path
+            for role, path in directory.global_roles(AUTHENTICATED_GROUP).items()
+            if role not in HARMLESS_GROUP_ROLES
+        }
+        if roles:
+            listed = joined(
+                [
+                    _(
+                        "${role} ${how}",
+                        mapping={
+                            "role": printable(role),
+                            "how": how(directory, AUTHENTICATED_GROUP, path, role, {}),
+                        },
+                    )
+                    for role, path in sorted(roles.items())
+                ]
+            )
+            findings.append(
+                self.finding(
+                    subject=AUTHENTICATED_GROUP,
+                    severity=Severity.CRITICAL,
+                    title=_("Logged-in users hold a global role"),
+                    detail=_(
+                        "The virtual group 'Logged-in users' "
+                        "(AuthenticatedUsers) holds these global roles: "
+                        "${roles}. Everybody who logs in gets them.",
+                        mapping={"roles": listed},
+                    ),
+                    remediation=_(
+                        "In Site Setup > Groups, open 'Logged-in users' and "
+                        "untick every role but Member (and take the group "
+                        "out of any group it was added to). Give the roles "
+                        "to a dedicated group with only the people who need "
+                        "them."
+                    ),
+                )
+            )
+        for user_id, path in sorted(found.site_managers.items()):
+            if user_id == AUTHENTICATED_GROUP:
+                continue
+            findings.append(
+                self.finding(
+                    subject=user_id,
+                    detail=_(
+                        "${name} holds the Manager role on this site ${how}.",
+                        mapping={
+                            "name": name_of(directory, user_id),
+                            "how": how(
+                                directory, user_id, path, MANAGER, found.site_local
+                            ),
+                        },
+                    ),
+                    remediation=_(
+                        "Check that this person needs full control of the "
+                        "site. Site maintenance needs only Site Administrator; "
+                        "take the Manager role away in Site Setup > Users and "
+                        "Groups otherwise."
+                    ),
+                )
+            )
+        open_registration = (
+            self_registration(context.site) if found.unknown_managers else False
+        )
+        for principal_id, path in sorted(found.unknown_managers.items()):
+            findings.append(
+                self.finding(
+                    subject=principal_id,
+                    severity=Severity.HIGH if open_registration else Severity.LOW,
+                    title=_("Manager granted to an unknown principal"),
+                    detail=_(
+                        "The Manager role is granted to '${name}' ${how}, but "
+                        "the site's user and group sources have no such user "
+                        "or group (a deleted account, or one of another "
+                        "source). Whoever gets an account with this id later "
+                        "becomes a Manager.",
+                        mapping={
+                            "name": printable(principal_id),
+                            "how": how(
+                                directory,
+                                principal_id,
+                                path,
+                                MANAGER,
+                                found.site_local,
+                            ),
+                        },
+                    ),
+                    remediation=_(
+                        "Remove the grant: in the management interface at "
+                        "/acl_users/portal_role_manager (or the site root's "
+                        "local roles, or the group's members) for "
+                        "'${name}'.",
+                        mapping={"name": printable(principal_id)},
+                    ),
+                )
+            )
+        return findings
+
+
+class DailyWork(Check):
+    """Shared evidence of daily work; subclasses say for which role."""
+
+    role = None
+
+    def evidence(self, context, found, account):
+        """A message with what shows daily work, or None."""
+        days = days_setting(context, "privileges_daily_work_days")
+        parts = []
+        count, latest = found.created(days).get(account.user_id, (0, None))
+        if count:
+            parts.append(
+                _(
+                    "created ${count} item(s) in the last ${days} days, the "
+                    "latest on ${date}",
+                    mapping={
+                        "count": count,
+                        "days": days,
+                        "date": day(latest.asdatetime()) if latest else "?",
+                    },
+                )
+            )
+        last, previous = found.login_times(account)
+        window = timedelta(days=days_setting(context, "privileges_login_days"))
+        if (
+            last is not None
+            and previous is not None
+            and context.now - previous <= window
+            and last - previous > SAME_LOGIN
+        ):
+            parts.append(
+                _(
+                    "logged in on ${last} and before that on ${previous}",
+                    mapping={"last": minute(last), "previous": minute(previous)},
+                )
+            )
+        return joined(parts) if parts else None
+
+    def run(self, context):
+        found = survey(context)
+        findings = []
+        for account in found.accounts():
+            if account.role != self.role:
+                continue
+            evidence = self.evidence(context, found, account)
+            if evidence is None:
+                continue
+            findings.append(
+                self.finding(
+                    subject=account.user_id,
+                    detail=self.detail(found.name(account), account, evidence),
+                    remediation=self.remediation(found.name(account)),
+                )
+            )
+        return findings
+
+
+class ManagerDailyWork(DailyWork):
+    """A Manager account is used for daily work.
+
+    A Manager (of the site or of the Zope root) should log in only when a
+    task needs that role, and log out afterwards. The check takes as
+    evidence of daily work that the account created content in the last 30
+    days (the catalog's ``Creator`` and ``created`` indexes, so the first
+    creator of each item counts), or that its last two logins both fall in
+    the last 7 days (the ``login_time`` and ``last_login_time`` member
+    properties). Both numbers are settings.
+
+    What the evidence cannot see: logins with HTTP basic authentication
+    (the management interface, scripts, the REST API with a token) and
+    logins through other login forms do not update the login times; Plone
+    keeps only the last two logins, so "frequent" means "twice within the
+    window"; edits of existing content are not counted, only items created;
+    a Zope root user and a site user with the same id share the catalog's
+    creator. Default content created with a new site counts as created by
+    whoever created the site.
+
+    Example finding: "Manager account used for daily work" (high): "alice
+    holds the Manager role on this site and is used for daily work: created
+    12 items in the last 30 days, the latest on 2026-11-20."
+    """
+
+    id = "SBP-PRIV-005"
+    title = _("Manager account used for daily work")
+    area = Area.PRIVILEGES
+    severity = Severity.HIGH
+    reference = references.ZOPE_MANAGER
+    role = MANAGER
+
+    def detail(self, name, account, evidence):
+        return _(
+            "${name} holds the Manager role ${where} and is used for daily "
+            "work: ${evidence}.",
+            mapping={
+                "name": name,
+                "where": place_of(account.places),
+                "evidence": evidence,
+            },
+        )
+
+    def remediation(self, name):
+        return _(
+            "Give the person behind ${name} a second account without extra "
+            "roles for daily editing, and use the Manager account only when a "
+            "task needs it; log out afterwards.",
+            mapping={"name": name},
+        )
+
+
+class SiteAdministratorDailyWork(DailyWork):
+    """A Site Administrator account is used for daily editing.
+
+    "Your daily content-editing account should not have extra privileges."
+    The evidence is the same as SBP-PRIV-005's (content created in the last
+    30 days, or the last two logins within 7 days), for users that hold
+    Site Administrator but not Manager, and it has the same blind spots.
+
+    Example finding: "Site Administrator account used for daily editing"
+    (medium).
+    """
+
+    id = "SBP-PRIV-006"
+    title = _("Site Administrator account used for daily editing")
+    area = Area.PRIVILEGES
+    severity = Severity.MEDIUM
+    reference = references.SITE_ADMINISTRATOR
+    role = SITE_ADMINISTRATOR
+
+    def detail(self, name, account, evidence):
+        return _(
+            "${name} is a Site Administrator and is used for daily editing: "
+            "${evidence}. Your daily content-editing account should not have "
+            "extra privileges.",
+            mapping={"name": name, "evidence": evidence},
+        )
+
+    def remediation(self, name):
+        return _(
+            "Give the person behind ${name} a second account for editing "
+            "(with Editor or Contributor where needed) and use the Site "
+            "Administrator account only for maintenance.",
+            mapping={"name": name},
+        )
+
+
+def risky_permissions(place):
+    """``{permission: severity}`` of the risky permissions known at
+    ``place``: the fixed ones, and those matching a risky prefix."""
+    result = dict(RISKY_PERMISSIONS)
+    try:
+        known = [entry[0] for entry in place.ac_inherited_permissions(1)]
+    except Exception:
+        known = []
+    for name in known:
+        for prefix, severity in RISKY_PERMISSION_PREFIXES.items():
+            if name.startswith(prefix):
+                result.setdefault(name, severity)
+    return result
+
+
+def roles_with(permission, place):
+    """The roles that have ``permission`` on ``place``; empty when that
+    cannot be read (an unknown name gives Zope's default, Manager only)."""
+    try:
+        roles = rolesForPermissionOn(permission, place)
+    except Exception:
+        logger.warning("Cannot read the roles of %r; skipping it.", permission)
+        return frozenset()
+    if isinstance(roles, str):
+        roles = (roles,)
+    return frozenset(roles or ())
+
+
+class RiskyPermissions(Check):
+    """Powerful permissions granted to everybody on the site or Zope root.
+
+    Anonymous (every visitor), Authenticated and Member (every user) must
+    not hold permissions that change content, users, security or settings.
+    The check reads the role-permission settings of the site root and the
+    Zope root (what the Security tab of the management interface shows,
+    acquired settings included) for Modify portal content, Manage portal,
+    Manage users, View management screens, Change permissions, Change local
+    roles, Manage properties, Delegate Manager role, every "Plone Site
+    Setup: ..." permission, Portlets: Manage portlets, and Add portal
+    member (only when self-registration is off: with it on, visitors need
+    it). A grant on the Zope root is reported there, not again on the site.
+    It also reports the roles the virtual group "Logged-in users" holds
+    locally on the site root (the Sharing tab) when they carry one of those
+    permissions; its global roles are SBP-PRIV-004's. Permissions unknown
+    to this Zope are skipped.
+
+    Example finding: "Powerful permission granted to everybody" (critical):
+    "On the site root (/plone), Anonymous has: Manage portal, Modify portal
+    content."
+    """
+
+    id = "SBP-PRIV-007"
+    title = _("Powerful permission granted to everybody")
+    area = Area.PRIVILEGES
+    severity = Severity.CRITICAL
+    reference = references.LOWEST_PRIVILEGES
+
+    def grants(self, place, skip=frozenset()):
+        """``{principal: {permission: severity}}`` of risky grants on
+        ``place`` to the roles every user has, minus ``skip`` pairs."""
+        result = {}
+        for permission, severity in sorted(risky_permissions(place).items()):
+            roles = roles_with(permission, place)
+            for role in EVERYBODY_ROLES:
+                if role in roles and (role, permission) not in skip:
+                    result.setdefault(role, {})[permission] = severity
+        return result
+
+    def run(self, context):
+        site, root = context.site, context.root
+        site_path = "/".join(site.getPhysicalPath())
+        root_grants = self.grants(
+            root,
+            skip={(role, SELF_REGISTRATION_PERMISSION) for role in EVERYBODY_ROLES},
+        )
+        skip = {
+            (role, permission)
+            for role, permissions in root_grants.items()
+            for permission in permissions
+        }
+        if self_registration(site):
+            skip.update(
+                (role, SELF_REGISTRATION_PERMISSION) for role in EVERYBODY_ROLES
+            )
+        site_grants = self.grants(site, skip)
+        group_roles = set(survey(context).site_local.get(AUTHENTICATED_GROUP, ()))
+        group_roles -= HARMLESS_GROUP_ROLES
+        if group_roles:
+            for permission, severity in sorted(risky_permissions(site).items()):
+                if permission == SELF_REGISTRATION_PERMISSION:
+                    continue
+                if group_roles & roles_with(permission, site):
+                    site_grants.setdefault(AUTHENTICATED_GROUP, {})[permission] = (
+                        severity
+                    )
+        findings = []
+        for path, where, grants in (
+            ("/", _("the Zope root"), root_grants),
+            (
+                site_path,
+                _("the site root (${path})", mapping={"path": site_path}),
+                site_grants,
+            ),
+        ):
+            for principal, permissions in sorted(grants.items()):
+                findings.append(self.grant_finding(path, where, principal, permissions))
+        return findings
+
+    def grant_finding(self, path, where, principal, permissions):
+        names = ", ".join(sorted(permissions))
+        if principal == "Anonymous":
+            everybody = _("Every visitor has this role, logged in or not.")
+        else:
+            everybody = _("Every user who logs in has this role.")
+        if principal == AUTHENTICATED_GROUP:
+            who = _("the group 'Logged-in users' (by its local roles)")
+            everybody = _("Every user who logs in is in this group.")
+            remediation = _(
+                "Open the Sharing tab of the site root and take every role "
+                "away from 'Logged-in users'; give the roles to a group of "
+                "the people who need them instead."
+            )
+        else:
+            who = principal
+            remediation = _(
+                "In the management interface, open ${path}/manage_access "
+                "(the Security tab) and untick ${role} for these "
+                "permissions, or reinstall the workflow and role map "
+                "settings of the site (portal_setup: 'rolemap' and "
+                "'workflow' steps) if they were changed by mistake.",
+                mapping={"path": "" if path == "/" else path, "role": principal},
+            )
+        return self.finding(
+            subject=f"{principal} on {path}",
+            severity=max(permissions.values()),
+            detail=_(
+                "On ${where}, ${who} has: ${permissions}. ${everybody}",
+                mapping={
+                    "where": where,
+                    "who": who,
+                    "permissions": names,
+                    "everybody": everybody,
+                },
+            ),
+            remediation=remediation,
+        )
+
+
+def local_grants(site, roles):
+    """Local grants of ``roles`` on catalogued content below ``site``.
+
+    There is no index of local roles: the catalog's ``allowedRolesAndUsers``
+    says who may view, not with which role, so a local Manager grant looks
+    just like a Reader grant there. This reads ``__ac_local_roles__`` of
+    every catalogued object below the site: it resolves paths from the
+    catalog's ``uids`` tree through their parents (no traversal, no
+    security checks, no brains), which loads each object's state once.
+    Objects that were ghosts before are turned back into ghosts right after,
+    so memory stays flat; the time is about one object load each (a few
+    milliseconds per hundred objects on a warm cache, more when the
+    objects come from a remote storage).
+
+    :param site: the Plone site.
+    :param roles: the role ids to look for.
+    :returns: ``[(path, principal_id, roles)]`` sorted by path.
+    """
+    catalog = getToolByName(site, "portal_catalog", None)
+    if catalog is None:
+        return []
+    # Index what this transaction changed first, as every catalog search
+    # does (nothing to do in a request that changed nothing).
+    processQueue()
+    roles = frozenset(roles)
+    site_path = "/".join(site.getPhysicalPath())
+    containers = {site_path: aq_base(site)}
+    was_ghost = []
+
+    def child(parent, name):
+        get = getattr(parent, "_getOb", None)
+        if get is None:
+            return None
+        try:
+            found = get(name, None)
+        except Exception:
+            return None
+        return None if found is None else aq_base(found)
+
+    def container(path):
+        if path not in containers:
+            parent_path, _sep, name = path.rpartition("/")
+            parent = container(parent_path)
+            found = None if parent is None else child(parent, name)
+            if getattr(found, "_p_changed", False) is None:
+                was_ghost.append(found)
+            containers[path] = found
+        return containers[path]
+
+    result = []
+    paths = catalog._catalog.uids.keys(
+        site_path + "/", site_path + "0", excludemax=True
+    )
+    for path in paths:
+        parent_path, _sep, name = path.rpartition("/")
+        parent = container(parent_path)
+        obj = None if parent is None else child(parent, name)
+        if obj is None:
+            continue
+        ghost = getattr(obj, "_p_changed", False) is None
+        for principal_id, granted in sorted(local_roles_of(obj).items()):
+            hits = roles.intersection(granted)
+            if hits:
+                result.append((path, principal_id, tuple(sorted(hits))))
+        if ghost:
+            obj._p_deactivate()
+    for obj in was_ghost:
+        obj._p_deactivate()
+    return result
+
+
+class LocalGrants(Check):
+    """Manager or Site Administrator granted on content below the site root.
+
+    A local Manager or Site Administrator grant (given in the management
+    interface's local roles, with plone.api, or by an add-on, since the
+    Sharing tab does not offer those roles by default) hands full control
+    of a part of the site to someone, usually forgotten after the task it
+    was for. The check lists each such grant below the site root (at most
+    20, plus the total); grants on the site root itself count as site-wide
+    and are listed by SBP-PRIV-004 and SBP-PRIV-001.
+
+    It reads the stored local roles of every catalogued object (there is no
+    index that tells a Manager grant from a Reader grant), one object load
+    each, turning objects back into ghosts afterwards: see the README for
+    figures. It cannot see objects that are not in the catalog, nor roles
+    that local role adapters compute at run time.
+
+    Example finding: "Manager or Site Administrator granted below the site
+    root" (medium): "1 local grant(s) of Manager or Site Administrator
+    below the site root: /plone/news: bob (Manager)."
+    """
+
+    id = "SBP-PRIV-008"
+    title = _("Manager or Site Administrator granted below the site root")
+    area = Area.PRIVILEGES
+    severity = Severity.MEDIUM
+    reference = references.LOWEST_PRIVILEGES
+
+    def run(self, context):
+        grants = local_grants(context.site, PRIVILEGED_ROLES)
+        if not grants:
+            return []
+        directory = survey(context).site
+        listed = "; ".join(
+            f"{printable(path)}: {name_of(directory, principal_id)} "
+            f"({', '.join(roles)})"
+            for path, principal_id, roles in grants[:MAX_LISTED]
+        )
+        if len(grants) > MAX_LISTED:
+            listed = _(
+                "${listed}; and ${more} more",
+                mapping={"listed": listed, "more": len(grants) - MAX_LISTED},
+            )
+        return [
+            self.finding(
+                subject="/".join(context.site.getPhysicalPath()),
+                detail=_(
+                    "${count} local grant(s) of Manager or Site "
+                    "Administrator below the site root: ${grants}.",
+                    mapping={"count": len(grants), "grants": listed},
+                ),
+                remediation=_(
+                    "For each path, remove the grant in the management "
+                    "interface (the object's manage_listLocalRoles) or with "
+                    "plone.api (api.user.revoke_roles with obj=...). Where "
+                    "someone needs to work there, grant Editor or Reviewer "
+                    "on the Sharing tab instead."
+                ),
+            )
+        ]
+
+
+def weak(stored, user_id, login):
+    """True when the stored password matches one of the weak candidates.
+
+    Compares with AuthEncoding's ``pw_validate`` only: no authentication,
+    no login event, no lockout counter. The matching candidate is never
+    returned.
+    """
+    candidates = dict.fromkeys(
+        (login, login[::-1], user_id, user_id[::-1]) + WEAK_PASSWORDS
+    )
+    for candidate in candidates:
+        try:
+            if pw_validate(stored, candidate):
+                return True
+        except Exception:  # an unknown scheme: cannot tell
+            return False
+    return False
+
+
+class WeakPasswords(Check):
+    """A Manager or Site Administrator has a password anybody can guess.
+
+    For every Manager and Site Administrator held in a ZODB user source of
+    the site or of the Zope root (PAS's user manager, or a plain User
+    Folder), the check compares the stored password hash with a short list:
+    the login itself, the user id, both reversed, and common passwords
+    such as "admin", "password", "plone", "secret", "changeme" and
+    "12345678". It compares hashes directly (AuthEncoding's
+    ``pw_validate``): no login, no event, no lockout counter, no write.
+    The password is never shown, logged or returned, only that it is weak.
+    With bcrypt hashes each comparison costs what bcrypt costs (about a
+    quarter of a second), so the check takes a few seconds per account.
+
+    Accounts of other sources (LDAP and friends) keep their passwords
+    elsewhere: they are reported as not checkable (info).
+
+    Example finding: "Privileged account with a weak password" (critical):
+    "The password of alice (Alice Smith), who holds the Manager role on
+    this site, is on the list of passwords tried first by anyone
+    guessing: ..."
+    """
+
+    id = "SBP-PRIV-009"
+    title = _("Privileged account with a weak password")
+    area = Area.PRIVILEGES
+    severity = Severity.CRITICAL
+    reference = references.LOWEST_PRIVILEGES
+
+    def run(self, context):
+        found = survey(context)
+        findings = []
+        for account in found.accounts():
+            checked, where = False, []
+            for place in account.places:
+                directory = found.directory(place)
+                stored = directory.password_hash(account.user_id)
+                if stored is None:
+                    continue
+                checked = True
+                if weak(stored, account.user_id, directory.login(account.user_id)):
+                    where.append(place)
+            name = found.name(account)
+            if where:
+                findings.append(
+                    self.finding(
+                        subject=account.user_id,
+                        detail=_(
+                            "The password of ${name}, who holds the ${role} "
+                            "role ${where}, is on the list of passwords tried "
+                            "first by anyone guessing: the login itself, its "
+                            "reverse, or a common password.",
+                            mapping={
+                                "name": name,
+                                "role": account.role,
+                                "where": place_of(where),
+                            },
+                        ),
+                        remediation=_(
+                            "Set a long, unique password for ${name} now "
+                            "(Site Setup > Users and Groups, or /acl_users in "
+                            "the management interface for the Zope root), and "
+                            "check the site's history for changes made with "
+                            "this account.",
+                            mapping={"name": name},
+                        ),
+                    )
+                )
+            elif not checked:
+                findings.append(
+                    self.finding(
+                        subject=account.user_id,
+                        severity=Severity.INFO,
+                        title=_("Password of a privileged account not checkable"),
+                        detail=_(
+                            "${name}, who holds the ${role} role, is not held "
+                            "in a user source of the ZODB (it comes from LDAP "
+                            "or another source), so the strength of its "
+                            "password cannot be checked here.",
+                            mapping={"name": name, "role": account.role},
+                        ),
+                        remediation=_(
+                            "Make sure the source of ${name} enforces a strong "
+                            "password policy.",
+                            mapping={"name": name},
+                        ),
+                    )
+                )
+        return findings
+
+
+class DormantAccounts(Check):
+    """A Manager or Site Administrator of the site has not logged in for long.
+
+    Privileged accounts nobody uses are forgotten and keep their old
+    passwords: a gift for anyone guessing. The check reports site accounts
+    holding Manager or Site Administrator that never logged in through
+    Plone's login form, or not in the last 180 days (a setting). It reads
+    the ``login_time`` member property from the properties plugin's storage.
+
+    Zope root Managers are left out on purpose: the document wants them
+    used only to set up sites, so a root Manager that is seldom used is
+    what it asks for. Logins with HTTP basic authentication (scripts, the
+    REST API with credentials) are not recorded, so an account used only
+    that way looks dormant.
+
+    Example finding: "Dormant privileged account" (low): "bob, who holds
+    the Manager role, has not logged in since 2025-01-07 (361 days)."
+    """
+
+    id = "SBP-PRIV-010"
+    title = _("Dormant privileged account")
+    area = Area.PRIVILEGES
+    severity = Severity.LOW
+    reference = references.LOWEST_PRIVILEGES
+
+    def run(self, context):
+        found = survey(context)
+        days = days_setting(context, "privileges_dormant_days")
+        findings = []
+        for account in found.accounts():
+            if "site" not in account.places:
+                continue
+            role = (
+                MANAGER
+                if account.user_id in found.site_managers
+                else (SITE_ADMINISTRATOR)
+            )
+            site_account = Account(account.user_id, role, ("site",))
+            last, _previous = found.login_times(site_account)
+            name = found.name(account)
+            if last is None:
+                detail = _(
+                    "${name}, who holds the ${role} role, has never logged "
+                    "in through the login form of this site.",
+                    mapping={"name": name, "role": role},
+                )
+            elif context.now - last > timedelta(days=days):
+                detail = _(
+                    "${name}, who holds the ${role} role, has not logged "
+                    "in since ${date} (${days} days).",
+                    mapping={
+                        "name": name,
+                        "role": role,
+                        "date": day(last),
+                        "days": (context.now - last).days,
+                    },
+                )
+            else:
+                continue
+            findings.append(
+                self.finding(
+                    subject=account.user_id,
+                    detail=detail,
+                    remediation=_(
+                        "If ${name} is no longer needed, delete it or take its "
+                        "role away (Site Setup > Users and Groups); otherwise "
+                        "ask its owner to log in and set a new password.",
                         mapping={"name": name},
                     ),
                 )
