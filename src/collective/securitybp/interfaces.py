@@ -1,11 +1,13 @@
 """Interfaces of collective.securitybp."""
 
 from collective.securitybp import _
+from collective.securitybp.zmi import config as zmi_config
 from plone.supermodel import model
 from zope import schema
 from zope.interface import Attribute
 from zope.interface import Interface
 from zope.interface import Invalid
+from zope.interface import invariant
 from zope.publisher.interfaces.browser import IDefaultBrowserLayer
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
@@ -160,6 +162,82 @@ class IHeaderSettings(model.Schema):
 
 class IZMIGuardSettings(model.Schema):
     """Settings of the management interface guard and its checks."""
+
+    model.fieldset(
+        "zmi",
+        label=_("label_zmi_fieldset", default="Management interface"),
+        fields=[
+            "zmi_mode",
+            "zmi_manage_hosts",
+            "zmi_trusted_proxies",
+            "zmi_blocked_status",
+        ],
+    )
+
+    zmi_mode = schema.Choice(
+        title=_("label_zmi_mode", default="Management interface guard"),
+        description=_(
+            "help_zmi_mode",
+            default="Report: requests for the management interface (ZMI), "
+            "WebDAV and XML-RPC on other hosts than the manage hosts are "
+            "recorded and reported. Block: they get the response below, "
+            "before anybody logs in. The environment variable "
+            "SECURITYBP_ZMI_GUARD=off switches blocking off.",
+        ),
+        vocabulary=zmi_config.MODE_VOCABULARY,
+        default=zmi_config.MODE_REPORT,
+        required=True,
+    )
+
+    zmi_manage_hosts = schema.List(
+        title=_("label_zmi_manage_hosts", default="Manage hosts"),
+        description=_(
+            "help_zmi_manage_hosts",
+            default="Host names on which the management interface is "
+            "allowed, one per line, for example manage.example.com, or "
+            "localhost for an SSH tunnel. Block mode needs at least one.",
+        ),
+        value_type=schema.TextLine(),
+        default=[],
+        missing_value=[],
+        required=False,
+        constraint=zmi_config.check_manage_hosts,
+    )
+
+    zmi_trusted_proxies = schema.List(
+        title=_("label_zmi_trusted_proxies", default="Trusted proxies"),
+        description=_(
+            "help_zmi_trusted_proxies",
+            default="Addresses or networks of your front proxies, one per "
+            "line (for example 127.0.0.1 or 10.0.0.0/8). Only their "
+            "X-Forwarded-For header is believed for the client address "
+            "recorded as evidence; any other client's is ignored.",
+        ),
+        value_type=schema.TextLine(),
+        default=[],
+        missing_value=[],
+        required=False,
+        constraint=zmi_config.check_networks,
+    )
+
+    zmi_blocked_status = schema.Choice(
+        title=_("label_zmi_blocked_status", default="Response to a blocked request"),
+        description=_(
+            "help_zmi_blocked_status",
+            default="404 makes the management interface look absent; 403 "
+            "says it is refused.",
+        ),
+        vocabulary=zmi_config.STATUS_VOCABULARY,
+        default="404",
+        required=True,
+    )
+
+    @invariant
+    def zmi_block_needs_manage_hosts(data):
+        zmi_config.block_needs_manage_hosts(
+            zmi_config.form_value(data, "zmi_mode"),
+            zmi_config.form_value(data, "zmi_manage_hosts"),
+        )
 
 
 class IMaintenanceSettings(model.Schema):
