@@ -696,8 +696,8 @@ class TestProcessUnknown:
                 "",
                 f"This audit runs in process {os.getpid()} (user {me.user}), "
                 "which does not serve the site: its databases are read-only, "
-                "as on the command line. No running instance holds a lock or "
-                f"pid file of {lock}, so the checks of the user that runs Zope "
+                "as on the command line. No running instance was found "
+                f"through {lock}, so the checks of the user that runs Zope "
                 "(SBP-PROC-001 to SBP-PROC-004) were skipped.",
                 "Run the audit while the instance runs, or open the site's "
                 "@@security-report page, which inspects the process serving it.",
@@ -908,6 +908,15 @@ def test_discovery_from_configuration(tree):
         "    </filestorage>\n  </blobstorage>\n  mount-point /\n</zodb_db>\n"
     )
     (tree / "var/instance.pid").write_text("1\n")
+    ini = instance / "etc/zope.ini"
+    ini.write_text(
+        "[formatter_generic]\nformat = %(asctime)s %(message)s\n"
+        "[handler_console]\nclass = StreamHandler\nargs = (sys.stderr,)\n"
+        "[handler_eventlog]\nclass = logging.handlers.RotatingFileHandler\n"
+        "args = (r'%(here)s/../../../var/log/instance.log', 'a')\n"
+        "[handler_access]\nclass = FileHandler\n"
+        f"kwargs = {{'filename': '{tree}/var/log/access.log'}}\n"
+    )
     site_packages = tree / "site-packages"
     info = site_packages / "my.theme-1.0.dist-info"
     info.mkdir(parents=True)
@@ -936,13 +945,17 @@ def test_discovery_from_configuration(tree):
     assert layout.databases == (
         Database("main", tree / "var/filestorage/Data.fs", tree / "var/blobstorage"),
     )
-    assert tree / "var/event.log" in layout.log_files
+    assert set(layout.log_files) >= {
+        tree / "var/event.log",  # a handler of this process
+        tree / "var/log/access.log",  # handlers of zope.ini
+        tree / "var/log/instance.log",
+    }
     # Not the interpreter's site-packages: where a distribution is installed.
     assert layout.code[DISTRIBUTIONS] == (site_packages, egg)
     assert layout.code[SOURCE_CHECKOUTS] == (checkout,)
     assert layout.code[INSTANCE_CONFIGURATION] == (instance, instance / "etc")
     assert layout.code[BUILDOUT] == (tree / "bin", tree / "parts")
-    assert layout.config_files == (conf,)
+    assert layout.config_files == (conf, ini)
     assert layout.searched == (
         tree / "var/filestorage/Data.fs.lock",
         tree / "var/Z4.pid",

@@ -27,6 +27,8 @@ from importlib.metadata import distributions
 from pathlib import Path
 from urllib.parse import unquote
 from urllib.parse import urlparse
+import ast
+import configparser
 import grp
 import json
 import logging
@@ -227,11 +229,6 @@ def installation_layout(root=None, configuration=None, paths=None):
     instance_home = _path(getattr(configuration, "instancehome", None))
     client_home = _path(getattr(configuration, "clienthome", None))
     databases = tuple(_databases(configuration))
-    logs = tuple(sorted(_log_files()))
-    data = {client_home, *(log.parent for log in logs)}
-    for database in databases:
-        data.update((database.blob_dir, database.path and database.path.parent))
-    code = _code_locations(instance_home, paths)
     config_files = ()
     if instance_home:
         config_files = tuple(
@@ -239,6 +236,11 @@ def installation_layout(root=None, configuration=None, paths=None):
             for name in CONFIGURATION_FILES
             if (path := instance_home / "etc" / name).is_file()
         )
+    logs = tuple(sorted(_log_files() | ini_log_files(config_files)))
+    data = {client_home, *(log.parent for log in logs)}
+    for database in databases:
+        data.update((database.blob_dir, database.path and database.path.parent))
+    code = _code_locations(instance_home, paths)
     pid_files = _pid_files(configuration, client_home)
     lock_files = tuple(
         Path(f"{database.path}.lock") for database in databases if database.path
@@ -334,6 +336,44 @@ def _log_files():
         if getattr(handler, "baseFilename", None)
     }
     return {path for path in files if path.is_file() or not path.exists()}
+
+
+def ini_log_files(config_files):
+    """Files of the file handlers configured in WSGI ``.ini`` files.
+
+    The command line does not run the instance's logging configuration, so
+    its handlers are read from the file: ``args`` or ``kwargs`` of a
+    ``handler_*`` section whose class is a file handler, with ``%(here)s``
+    as ``logging.config.fileConfig`` sees it.
+    """
+    found = set()
+    for path in config_files:
+        if path.suffix != ".ini":
+            continue
+        parser = configparser.ConfigParser(
+            defaults={"here": str(path.parent), "__file__": str(path)}
+        )
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as error:
+            logger.debug("Cannot read %s: %s", path, error)
+            continue
+        for name in parser.sections():
+            if not name.startswith("handler_"):
+                continue
+            section = parser[name]
+            try:
+                if "FileHandler" not in section.get("class", ""):
+                    continue
+                args = ast.literal_eval(section.get("args", "()") or "()")
+                kwargs = ast.literal_eval(section.get("kwargs", "{}") or "{}")
+                filename = kwargs.get("filename") or (args[0] if args else None)
+            except (configparser.Error, ValueError, SyntaxError, TypeError) as error:
+                logger.debug("Cannot read [%s] of %s: %s", name, path, error)
+                continue
+            if isinstance(filename, str):
+                found.add(Path(os.path.normpath(path.parent / filename)))
+    return found
 
 
 def _pid_files(configuration, client_home):

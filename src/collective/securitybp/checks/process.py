@@ -876,8 +876,8 @@ class ProcessUnknown(ProcessCheck):
             detail = _(
                 "This audit runs in process ${pid} (user ${user}), which does "
                 "not serve the site: its databases are read-only, as on the "
-                "command line. No running instance holds a lock or pid file "
-                "of ${searched}, so the checks of the user that runs Zope "
+                "command line. No running instance was found through "
+                "${searched}, so the checks of the user that runs Zope "
                 "(SBP-PROC-001 to SBP-PROC-004) were skipped.",
                 mapping=mapping,
             )
