@@ -35,6 +35,7 @@ import logging
 import os
 import pwd
 import site
+import stat
 import sys
 import sysconfig
 
@@ -209,6 +210,17 @@ class InstallationLayout:
 # Discovery
 
 
+def file_kind(path):
+    """``stat.S_IFREG``, ``stat.S_IFDIR``... of ``path`` (symbolic links
+    followed), or None when it does not exist or cannot be looked at."""
+    if path is None:
+        return None
+    try:
+        return stat.S_IFMT(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return None
+
+
 def installation_layout(root=None, configuration=None, paths=None):
     """Ask the running instance where its code and data are, and who runs it.
 
@@ -234,7 +246,7 @@ def installation_layout(root=None, configuration=None, paths=None):
         config_files = tuple(
             path
             for name in CONFIGURATION_FILES
-            if (path := instance_home / "etc" / name).is_file()
+            if file_kind(path := instance_home / "etc" / name) == stat.S_IFREG
         )
     logs = tuple(sorted(_log_files() | ini_log_files(config_files)))
     data = {client_home, *(log.parent for log in logs)}
@@ -335,7 +347,7 @@ def _log_files():
         for handler in each.handlers
         if getattr(handler, "baseFilename", None)
     }
-    return {path for path in files if path.is_file() or not path.exists()}
+    return {path for path in files if file_kind(path) in (None, stat.S_IFREG)}
 
 
 def ini_log_files(config_files):
@@ -381,8 +393,11 @@ def _pid_files(configuration, client_home):
     configured = getattr(configuration, "pid_filename", None)
     if configured:
         pid_files.append(Path(configured))
-    if client_home and client_home.is_dir():
-        pid_files.extend(sorted(client_home.glob("*.pid")))
+    if client_home and file_kind(client_home) == stat.S_IFDIR:
+        try:
+            pid_files.extend(sorted(client_home.glob("*.pid")))
+        except OSError:
+            logger.debug("Cannot list %s", client_home)
     return tuple(dict.fromkeys(pid_files))
 
 
@@ -391,10 +406,10 @@ def interpreter_locations():
     locations = [
         sysconfig.get_paths()["purelib"],
         sysconfig.get_paths()["platlib"],
-        *site.getsitepackages(),
+        *getattr(site, "getsitepackages", list)(),
     ]
-    user_site = site.getusersitepackages()
-    if user_site in sys.path:
+    user_site = getattr(site, "getusersitepackages", str)()
+    if user_site and user_site in sys.path:
         locations.append(user_site)
     if sys.prefix != sys.base_prefix:
         locations.append(Path(sys.prefix) / "bin")
@@ -402,7 +417,7 @@ def interpreter_locations():
 
 
 def _existing(paths):
-    return tuple(dict.fromkeys(p for p in map(_path, paths) if p and p.exists()))
+    return tuple(dict.fromkeys(p for p in map(_path, paths) if file_kind(p)))
 
 
 def _code_locations(instance_home, paths=None):
@@ -420,7 +435,10 @@ def _code_locations(instance_home, paths=None):
         except Exception:
             logger.debug("Cannot read distribution %r", dist, exc_info=True)
     for name in CORE_DISTRIBUTIONS:
-        installed.extend(package_directories(name, paths))
+        try:
+            installed.extend(package_directories(name, paths))
+        except Exception:
+            logger.debug("Cannot read the files of %s", name, exc_info=True)
     buildout = buildout_directory(instance_home)
     return {
         INTERPRETER: interpreter,
@@ -476,7 +494,7 @@ def buildout_directory(instance_home):
     if instance_home is None:
         return None
     for directory in list(instance_home.parents)[:3]:
-        if any((directory / marker).exists() for marker in BUILDOUT_MARKERS):
+        if any(file_kind(directory / marker) for marker in BUILDOUT_MARKERS):
             return directory
     return None
 
@@ -540,7 +558,7 @@ def holds_lock(pid, path):
         inode = os.stat(path).st_ino
         lines = (PROC / "locks").read_text().splitlines()
     except OSError:
-        return (PROC / str(pid)).exists()
+        return file_kind(PROC / str(pid)) is not None
     for line in lines:
         parts = line.split()
         if len(parts) > 5 and parts[1] == "->":

@@ -19,6 +19,7 @@ from collective.securitybp.checks.base import Check
 from collective.securitybp.model import Area
 from collective.securitybp.model import Severity
 from collective.securitybp.processinfo import DAEMON
+from collective.securitybp.processinfo import file_kind
 from collective.securitybp.processinfo import GIVEN
 from collective.securitybp.processinfo import group_name
 from collective.securitybp.processinfo import installation_layout
@@ -714,7 +715,7 @@ class LeftoverInituser(ProcessCheck):
         if layout.instance_home is None or layout.reads_inituser:
             return []
         path = layout.instance_home / "inituser"
-        if not path.is_file():
+        if file_kind(path) != stat.S_IFREG:
             return []
         return [
             self.finding(
@@ -755,7 +756,7 @@ class EmergencyUserFile(ProcessCheck):
         if layout.instance_home is None:
             return []
         path = layout.instance_home / "access"
-        if not path.is_file():
+        if file_kind(path) != stat.S_IFREG:
             return []
         return [
             self.finding(
