@@ -10,6 +10,7 @@ from collective.securitybp import _
 from dataclasses import dataclass
 from plone.registry.interfaces import IRegistry
 from zope.component import queryUtility
+from zope.i18n import translate
 from zope.interface import Invalid
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
@@ -44,6 +45,18 @@ HOST_PATTERN = re.compile(
     r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$"
 )
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class InvalidSetting(Invalid):
+    """A refused value; its text names the value and says what to enter.
+
+    ``args[0]`` is a translatable message, which the control panel form
+    translates; ``str()`` gives its English text with the values filled in,
+    which is what plone.restapi puts in its error response.
+    """
+
+    def __str__(self):
+        return translate(self.args[0])
 
 
 def guard_switched_off():
@@ -87,7 +100,7 @@ def check_manage_hosts(value):
     """
     for entry in value or ():
         if not is_valid_host(entry):
-            raise Invalid(
+            raise InvalidSetting(
                 _(
                     "error_zmi_manage_host",
                     default="'${entry}' is not a host name: enter just the "
@@ -109,7 +122,7 @@ def check_networks(value):
         try:
             ipaddress.ip_network((entry or "").strip(), strict=False)
         except ValueError:
-            raise Invalid(
+            raise InvalidSetting(
                 _(
                     "error_zmi_trusted_proxy",
                     default="'${entry}' is not an IP address or network: "
@@ -140,7 +153,7 @@ def block_needs_manage_hosts(mode, hosts):
     :raises zope.interface.Invalid: explaining why and what to do.
     """
     if mode == MODE_BLOCK and not [h for h in hosts or () if h.strip()]:
-        raise Invalid(
+        raise InvalidSetting(
             _(
                 "error_zmi_block_without_hosts",
                 default="Block mode needs at least one manage host: with an "
