@@ -618,6 +618,10 @@ def build_parser():
         "--format", choices=("text", "json"), default="text", help="default: text"
     )
     checks.set_defaults(handler=command_checks)
+
+    from collective.securitybp.advisories import add_command as add_advisories
+
+    add_advisories(commands)
     return parser
 
 

@@ -240,8 +240,139 @@ class IZMIGuardSettings(model.Schema):
         )
 
 
+BACKUPS_DEFAULT_LOCATIONS = (
+    "var/backups",
+    "var/snapshotbackups",
+    "var/zipbackups",
+    "var/blobstoragebackups",
+    "var/blobstoragesnapshots",
+    "var/blobstoragezips",
+)
+BACKUPS_MAX_AGE_LIMIT = 24 * 366
+
+
+class InvalidSetting(Invalid):
+    """A setting that cannot be used, with a translatable message.
+
+    ``str()`` gives the message with its values filled in: plone.restapi
+    reports ``str(error)`` when ``PATCH @controlpanels`` refuses a value,
+    while the control panel form translates the message itself.
+    """
+
+    def __str__(self):
+        from zope.i18n import translate
+
+        return translate(self.args[0])
+
+
+def backups_location(value):
+    """Constraint of one backup location: a path on one line.
+
+    :raises zope.interface.Invalid: with a message that says what to enter.
+    """
+    if not value.strip() or any(ord(char) < 32 for char in value):
+        raise InvalidSetting(
+            _(
+                "error_backups_location",
+                default="Enter each backup location as a directory path on "
+                "its own line, absolute (/srv/backups/plone) or relative to "
+                "the instance's base directory (var/backups).",
+            )
+        )
+    return True
+
+
+def backups_max_age(value):
+    """Constraint of the maximum backup age: 1 hour to a year.
+
+    :raises zope.interface.Invalid: with a message that says what to enter.
+    """
+    if not 1 <= value <= BACKUPS_MAX_AGE_LIMIT:
+        raise InvalidSetting(
+            _(
+                "error_backups_max_age",
+                default="${value} hours cannot be used: enter a whole number "
+                "of hours from 1 to ${max} (a year); 26 suits a daily backup.",
+                mapping={"value": value, "max": BACKUPS_MAX_AGE_LIMIT},
+            )
+        )
+    return True
+
+
+def maintenance_restore_date(value):
+    """Constraint of the last restore test: not in the future.
+
+    :raises zope.interface.Invalid: with a message that says what to enter.
+    """
+    from datetime import date
+
+    if value is not None and value > date.today():
+        raise InvalidSetting(
+            _(
+                "error_maintenance_restore_date",
+                default="${value} is in the future: enter the day the last "
+                "restore test was done, or leave it empty if none was.",
+                mapping={"value": value.isoformat()},
+            )
+        )
+    return True
+
+
 class IMaintenanceSettings(model.Schema):
     """Settings of the update, configuration and backup checks."""
+
+    model.fieldset(
+        "maintenance",
+        label=_("label_maintenance_fieldset", default="Backups and updates"),
+        fields=[
+            "backups_locations",
+            "backups_max_age_hours",
+            "maintenance_last_restore_test",
+        ],
+    )
+
+    backups_locations = schema.List(
+        title=_("label_backups_locations", default="Backup locations"),
+        description=_(
+            "help_backups_locations",
+            default="Directories where backups of the database and the blobs "
+            "are kept, one per line. Relative paths start at the instance's "
+            "base directory, the one that holds its var directory. The "
+            "defaults are those of collective.recipe.backup; repozo writes "
+            "*.fs, *.fsz, *.deltafs and *.dat files. A location whose name "
+            "contains 'blob' holds blob backups.",
+        ),
+        value_type=schema.TextLine(constraint=backups_location),
+        default=list(BACKUPS_DEFAULT_LOCATIONS),
+        missing_value=[],
+        required=False,
+    )
+
+    backups_max_age_hours = schema.Int(
+        title=_("label_backups_max_age_hours", default="Maximum backup age (hours)"),
+        description=_(
+            "help_backups_max_age_hours",
+            default="The newest backup may be this old before the report "
+            "says backups have stopped. 26 hours suits a daily backup.",
+        ),
+        default=26,
+        constraint=backups_max_age,
+        required=True,
+    )
+
+    maintenance_last_restore_test = schema.Date(
+        title=_(
+            "label_maintenance_last_restore_test",
+            default="Last restore test",
+        ),
+        description=_(
+            "help_maintenance_last_restore_test",
+            default="The day a backup was last restored on another machine "
+            "to check that it works. The report reminds you after 90 days.",
+        ),
+        constraint=maintenance_restore_date,
+        required=False,
+    )
 
 
 class ISecuritySettings(

@@ -27,6 +27,17 @@ PERMISSIONS = (
     "collective.securitybp: View security report",
     "collective.securitybp: Manage security settings",
 )
+# Roles the default profile adds (rolemap.xml).
+ROLES = ("Security Auditor",)
+
+
+def remove_role(site, role):
+    """Remove ``role`` from the site and from Plone's role manager, which also
+    takes it away from the users and groups that had it."""
+    site.__ac_roles__ = tuple(r for r in site.__ac_roles__ if r != role)
+    manager = getattr(site.acl_users, "portal_role_manager", None)
+    if manager is not None and role in getattr(manager, "_roles", {}):
+        manager.removeRole(role)
 
 
 def uninstall(context):
@@ -41,4 +52,6 @@ def uninstall(context):
         attribute = pname(permission)
         if attribute in site.__dict__:
             delattr(site, attribute)
+    for role in ROLES:
+        remove_role(site, role)
     logger.info("collective.securitybp uninstalled.")

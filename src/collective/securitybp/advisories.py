@@ -1,0 +1,643 @@
+"""Security advisories: the data, loading a newer file, and what they affect.
+
+The add-on ships ``data/advisories.json``: advisories of Plone, Zope and their
+packages (each with its source and date), the end of security support of
+each Plone series and the end of life of each Python version. Its form is
+described by ``data/advisories.schema.json`` (JSON Schema).
+
+An administrator can install a newer file with ``securitybp advisories --load
+FILE``. It is validated first (a malformed file is rejected with the reason
+and the data in use is kept) and then stored atomically (written to a
+temporary file beside the target, then renamed) at:
+
+- the path in the environment variable ``SECURITYBP_ADVISORIES``, if set;
+- otherwise ``securitybp-advisories.json`` in the instance's ``clienthome``
+  (its ``var`` directory).
+
+Never inside the installed package: the process that runs Zope must not be
+able to write its own code. The audit uses whichever of the shipped and the
+loaded data is newer, and notices a newly loaded file without a restart.
+"""
+
+from collective.securitybp import logger
+from dataclasses import dataclass
+from dataclasses import replace
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from functools import cache
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as distribution_version
+from packaging.specifiers import InvalidSpecifier
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion
+from packaging.version import Version
+from pathlib import Path
+from types import MappingProxyType
+import argparse
+import json
+import os
+import sys
+import sysconfig
+import tempfile
+import threading
+
+
+DATA_DIR = Path(__file__).parent / "data"
+SHIPPED_PATH = DATA_DIR / "advisories.json"
+SCHEMA_PATH = DATA_DIR / "advisories.schema.json"
+ENVIRONMENT_VARIABLE = "SECURITYBP_ADVISORIES"
+FILE_NAME = "securitybp-advisories.json"
+STALE_AFTER_DAYS = 180
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_ERRORS_SHOWN = 3
+# The distribution whose version is "the Plone version".
+PLONE_DISTRIBUTION = "Products.CMFPlone"
+EXIT_OK = 0
+EXIT_AFFECTED = 1
+EXIT_ERROR = 2
+
+
+class AdvisoryDataError(ValueError):
+    """Advisory data that cannot be used; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """One advisory: which versions of which distributions it affects."""
+
+    id: str
+    aliases: tuple
+    affected: tuple  # ((distribution name, (SpecifierSet, ...)), ...)
+    severity: str  # critical, high, moderate, low or unknown
+    summary: str
+    published: str  # YYYY-MM-DD or YYYY-MM
+    source: str
+    mitigated_by: tuple = ()
+
+
+@dataclass(frozen=True)
+class AdvisoryData:
+    """Validated advisory data and where it came from."""
+
+    updated: date
+    advisories: tuple
+    plone_support: MappingProxyType  # series ("6.2") -> last day of support
+    python_end_of_life: MappingProxyType  # version ("3.11") -> end of life
+    path: str
+    shipped: bool
+
+    def age_days(self, today):
+        """Days between the data's date and ``today``."""
+        return (today - self.updated).days
+
+    def is_stale(self, today):
+        return self.age_days(today) > STALE_AFTER_DAYS
+
+
+@dataclass(frozen=True)
+class Match:
+    """An installed distribution in an advisory's affected range."""
+
+    advisory: Advisory
+    distribution: str
+    installed: str
+    fixed_in: str  # the version to upgrade to; "" when the range names none
+
+
+def _json_schema_validator():
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return Draft202012Validator(
+        schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+_validator = None
+
+
+def _schema_errors(raw):
+    global _validator
+    if _validator is None:
+        _validator = _json_schema_validator()
+    errors = sorted(_validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    messages = []
+    for error in errors[:MAX_ERRORS_SHOWN]:
+        where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+        messages.append(f"{where}: {error.message}")
+    if len(errors) > MAX_ERRORS_SHOWN:
+        messages.append(f"and {len(errors) - MAX_ERRORS_SHOWN} more problem(s)")
+    return messages
+
+
+def _dates(section):
+    return MappingProxyType(
+        {key: date.fromisoformat(value) for key, value in section["dates"].items()}
+    )
+
+
+def parse(raw, path="", shipped=False, today=None):
+    """Validate decoded advisory data and return it as :class:`AdvisoryData`.
+
+    :param raw: the decoded JSON.
+    :param path: where it came from, for messages.
+    :param shipped: whether it is the data shipped with the add-on.
+    :param today: the current date (to refuse data dated in the future).
+    :returns: an :class:`AdvisoryData`.
+    :raises AdvisoryDataError: the data does not match the schema, a range is
+        not a valid PEP 440 specifier, an id is repeated, or the data is
+        dated in the future; the message names the place and the problem.
+    """
+    problems = _schema_errors(raw)
+    if problems:
+        raise AdvisoryDataError(
+            "it does not match the advisory schema: " + "; ".join(problems)
+        )
+    today = today or datetime.now(timezone.utc).date()
+    updated = date.fromisoformat(raw["updated"])
+    if updated > today + timedelta(days=1):
+        raise AdvisoryDataError(
+            f"it is dated {updated.isoformat()}, in the future: correct 'updated'."
+        )
+    advisories, seen = [], set()
+    for index, item in enumerate(raw["advisories"]):
+        if item["id"] in seen:
+            raise AdvisoryDataError(
+                f"advisories/{index}: the id {item['id']} appears twice; merge "
+                "the entries into one with several 'affected' packages."
+            )
+        seen.add(item["id"])
+        affected = []
+        for entry in item["affected"]:
+            try:
+                ranges = tuple(SpecifierSet(text) for text in entry["ranges"])
+            except InvalidSpecifier as error:
+                raise AdvisoryDataError(
+                    f"advisories/{index} ({item['id']}): a range of "
+                    f"{entry['package']} is not a PEP 440 version specifier "
+                    f"({error}); write it like '>=6.0,<6.0.4'."
+                ) from None
+            affected.append((entry["package"], ranges))
+        advisories.append(
+            Advisory(
+                id=item["id"],
+                aliases=tuple(item.get("aliases", ())),
+                affected=tuple(affected),
+                severity=item["severity"],
+                summary=item["summary"],
+                published=item["published"],
+                source=item["source"],
+                mitigated_by=tuple(item.get("mitigated_by", ())),
+            )
+        )
+    return AdvisoryData(
+        updated=updated,
+        advisories=tuple(advisories),
+        plone_support=_dates(raw["plone_security_support"]),
+        python_end_of_life=_dates(raw["python_end_of_life"]),
+        path=str(path),
+        shipped=shipped,
+    )
+
+
+def read(path, shipped=False, today=None):
+    """Read and validate the advisory file at ``path``.
+
+    :raises AdvisoryDataError: the file cannot be read, is not JSON or is
+        not valid advisory data.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise AdvisoryDataError(
+                f"it is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB."
+            )
+        content = path.read_bytes()
+    except OSError as error:
+        raise AdvisoryDataError(f"it cannot be read: {error.strerror}.") from None
+    try:
+        raw = json.loads(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise AdvisoryDataError("it is not UTF-8 text.") from None
+    except json.JSONDecodeError as error:
+        raise AdvisoryDataError(
+            f"it is not JSON: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
+    return parse(raw, path=path, shipped=shipped, today=today)
+
+
+def default_clienthome():
+    """The running instance's ``clienthome`` (its var directory), or None."""
+    try:
+        from App.config import getConfiguration
+
+        return getattr(getConfiguration(), "clienthome", None) or None
+    except Exception:  # no Zope configuration: the command line
+        return None
+
+
+def environment_path():
+    """The path in ``SECURITYBP_ADVISORIES``, or None when it is not set."""
+    configured = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    return Path(configured).expanduser() if configured else None
+
+
+def loaded_path(clienthome=None):
+    """Where a loaded advisory file lives, or None when that is unknown.
+
+    :param clienthome: the instance's clienthome; the running instance's
+        when omitted.
+    """
+    configured = environment_path()
+    if configured:
+        return configured
+    clienthome = clienthome or default_clienthome()
+    return Path(clienthome) / FILE_NAME if clienthome else None
+
+
+_lock = threading.Lock()
+_cache = {}
+
+
+def _cached(path, shipped):
+    """Parse ``path`` once per change of its modification time and size."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None, None
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    try:
+        result = (read(path, shipped=shipped), None)
+    except AdvisoryDataError as error:
+        result = (None, str(error))
+    with _lock:
+        _cache[key] = result
+    return result
+
+
+def current(path=None):
+    """The advisory data to use, and why a loaded file was not used.
+
+    The newer of the shipped data and the loaded file wins.
+
+    :param path: the loaded file; :func:`loaded_path` when omitted.
+    :returns: ``(AdvisoryData, problem)``; problem is None, or a sentence
+        saying why the loaded file was ignored.
+    :raises AdvisoryDataError: the shipped data itself is broken (a bug).
+    """
+    shipped, error = _cached(SHIPPED_PATH, shipped=True)
+    if shipped is None:
+        raise AdvisoryDataError(f"The shipped advisory data is broken: {error}")
+    path = loaded_path() if path is None else path
+    if not path:
+        return shipped, None
+    loaded, problem = _cached(path, shipped=False)
+    if problem:
+        logger.warning("Ignoring the advisory file %s: %s", path, problem)
+        return shipped, f"{path} was ignored: {problem}"
+    if loaded is not None and loaded.updated >= shipped.updated:
+        return loaded, None
+    return shipped, None
+
+
+def _inside(path, directory):
+    try:
+        path.resolve().relative_to(Path(directory).resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def protected_directories():
+    """Directories that hold code: a loaded file must not go there."""
+    paths = sysconfig.get_paths()
+    return {Path(__file__).parent, Path(paths["purelib"]), Path(paths["platlib"])}
+
+
+def install(source, target, today=None):
+    """Validate the advisory file ``source`` and store it at ``target``.
+
+    The file is written to a temporary file in the target's directory and
+    renamed over the target, so readers see the old or the new data, never
+    a half-written file. Nothing changes when validation fails.
+
+    :param source: path of the new file.
+    :param target: where the running instance reads it (:func:`loaded_path`).
+    :returns: the installed :class:`AdvisoryData`.
+    :raises AdvisoryDataError: the file is invalid, older than the data in
+        use, or cannot be stored; the message says why.
+    """
+    target = Path(target)
+    for directory in protected_directories():
+        if _inside(target, directory):
+            raise AdvisoryDataError(
+                f"{target} is inside the installed code ({directory}); store "
+                f"it in the instance's var directory or set "
+                f"{ENVIRONMENT_VARIABLE} to a path outside the code."
+            )
+    data = read(source, today=today)
+    in_use = read(SHIPPED_PATH, shipped=True, today=today)
+    if target.exists():
+        try:
+            loaded = read(target, today=today)
+        except AdvisoryDataError:
+            loaded = None  # a broken file may be replaced
+        if loaded is not None and loaded.updated > in_use.updated:
+            in_use = loaded
+    if data.updated < in_use.updated:
+        raise AdvisoryDataError(
+            f"it is dated {data.updated.isoformat()}, older than the data in "
+            f"use ({in_use.updated.isoformat()}, {in_use.path}). To go back "
+            f"to older data, delete {target} first."
+        )
+    content = Path(source).read_bytes()
+    if not target.parent.is_dir():
+        raise AdvisoryDataError(
+            f"the directory {target.parent} does not exist: check the "
+            f"instance's clienthome or {ENVIRONMENT_VARIABLE}."
+        )
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=".securitybp-advisories-", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise AdvisoryDataError(
+            f"it cannot be stored at {target}: {error.strerror}."
+        ) from None
+    return replace(data, path=str(target))
+
+
+@cache
+def installed_version(distribution):
+    """The installed version of ``distribution``, or None."""
+    try:
+        return distribution_version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+def fixed_in(specifiers):
+    """The version a ``<`` bound of ``specifiers`` names, or ""."""
+    for specifier in specifiers:
+        if specifier.operator == "<":
+            return specifier.version
+    return ""
+
+
+def affected(data):
+    """Installed distributions in an affected range, one :class:`Match` each.
+
+    An advisory is skipped when a distribution in its ``mitigated_by`` (a
+    hotfix) is installed.
+    """
+    matches = []
+    for advisory in data.advisories:
+        if any(installed_version(name) for name in advisory.mitigated_by):
+            continue
+        for distribution, ranges in advisory.affected:
+            installed = installed_version(distribution)
+            if installed is None:
+                continue
+            try:
+                parsed = Version(installed)
+            except InvalidVersion:
+                continue
+            for specifiers in ranges:
+                if specifiers.contains(parsed, prereleases=True):
+                    matches.append(
+                        Match(advisory, distribution, installed, fixed_in(specifiers))
+                    )
+                    break
+    return matches
+
+
+def support_end(dates, release):
+    """When support of ``release`` ("6.2", "3.10") ends, from ``dates``.
+
+    :returns: a date; for a release older than every listed one, the
+        earliest listed date; None when the release is newer or unknown.
+    """
+    if release in dates:
+        return dates[release]
+    key = Version(release)
+    if dates and all(Version(known) > key for known in dates):
+        return min(dates.values())
+    return None
+
+
+def plone_series():
+    """The installed Plone series, such as "6.2", or None."""
+    installed = installed_version(PLONE_DISTRIBUTION)
+    if installed is None:
+        return None
+    try:
+        parsed = Version(installed)
+    except InvalidVersion:
+        return None
+    return f"{parsed.major}.{parsed.minor}"
+
+
+def python_series():
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+# The command line: ``securitybp advisories``
+
+
+def clienthome_of(zope_conf):
+    """The clienthome configured in ``zope_conf``.
+
+    :raises AdvisoryDataError: the file is missing or not valid.
+    """
+    path = Path(zope_conf)
+    if not path.is_file():
+        raise AdvisoryDataError(f"no zope.conf at {path}.")
+    from Zope2.Startup.options import ZopeWSGIOptions
+    import ZConfig
+
+    try:
+        options = ZopeWSGIOptions(configfile=str(path.absolute()))()
+    except ZConfig.ConfigurationError as error:
+        message = " ".join(str(error).split())
+        raise AdvisoryDataError(f"{path} is not a valid zope.conf: {message}") from None
+    return options.configroot.clienthome
+
+
+def add_arguments(parser):
+    """The options of ``securitybp advisories``."""
+    parser.add_argument(
+        "--zope-conf",
+        metavar="PATH",
+        help="the instance's zope.conf: a loaded file is stored in its "
+        f"clienthome as {FILE_NAME} (the environment variable "
+        f"{ENVIRONMENT_VARIABLE} overrides the path)",
+    )
+    parser.add_argument(
+        "--load",
+        metavar="FILE",
+        help="validate FILE and make it the advisory data of the instance; "
+        "a malformed file is rejected and the data in use is kept",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="default: text"
+    )
+    parser.set_defaults(handler=command_advisories)
+
+
+def add_command(subparsers):
+    """Add ``advisories`` to the ``securitybp`` command's subcommands."""
+    parser = subparsers.add_parser(
+        "advisories",
+        help="show or load the security advisory data",
+        description="Show which security advisory data is in use and which "
+        "installed packages it affects (exit 1 when one is affected), or load "
+        "a newer advisory file with --load.",
+    )
+    add_arguments(parser)
+    return parser
+
+
+def _error(message):
+    print(f"securitybp: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def status(data, problem, today):
+    """What ``securitybp advisories`` reports, as JSON-ready data."""
+    plone = plone_series()
+    plone_end = support_end(data.plone_support, plone) if plone else None
+    python = python_series()
+    python_end = support_end(data.python_end_of_life, python)
+    return {
+        "path": data.path,
+        "origin": "shipped" if data.shipped else "loaded",
+        "updated": data.updated.isoformat(),
+        "age_days": data.age_days(today),
+        "stale": data.is_stale(today),
+        "advisories": len(data.advisories),
+        "rejected": problem,
+        "affected": [
+            {
+                "id": match.advisory.id,
+                "distribution": match.distribution,
+                "installed": match.installed,
+                "fixed_in": match.fixed_in,
+                "severity": match.advisory.severity,
+                "source": match.advisory.source,
+            }
+            for match in affected(data)
+        ],
+        "plone": {
+            "series": plone,
+            "security_support_until": plone_end.isoformat() if plone_end else None,
+            "supported": not (plone_end and plone_end < today),
+        },
+        "python": {
+            "version": python,
+            "end_of_life": python_end.isoformat() if python_end else None,
+            "supported": not (python_end and python_end < today),
+        },
+    }
+
+
+def format_status(info):
+    origin = "loaded"
+    if info["origin"] == "shipped":
+        origin = "shipped with collective.securitybp"
+    lines = [
+        f"Advisory data: {info['path']} ({origin})",
+        f"Dated {info['updated']} ({info['age_days']} days old), "
+        f"{info['advisories']} advisories.",
+    ]
+    if info["stale"]:
+        lines.append(
+            f"The data is older than {STALE_AFTER_DAYS} days: load a newer file "
+            "with --load."
+        )
+    if info["rejected"]:
+        lines.append(f"Warning: {info['rejected']}")
+    for item in info["affected"]:
+        fix = f"upgrade to {item['fixed_in']}" if item["fixed_in"] else "upgrade"
+        lines.append(
+            f"AFFECTED {item['distribution']} {item['installed']}: {item['id']} "
+            f"({item['severity']}); {fix}. {item['source']}"
+        )
+    if not info["affected"]:
+        lines.append("No installed package is in an affected range.")
+    for name, key, until in (
+        ("Plone", "series", "security_support_until"),
+        ("Python", "version", "end_of_life"),
+    ):
+        part = info[name.lower()]
+        if not part["supported"]:
+            lines.append(
+                f"{name} {part[key]} is past its end of support ({part[until]})."
+            )
+    return "\n".join(lines)
+
+
+def command_advisories(args):
+    """``securitybp advisories``: exit 0, 1 (something affected) or 2."""
+    today = datetime.now(timezone.utc).date()
+    try:
+        if args.zope_conf:
+            target = loaded_path(clienthome_of(args.zope_conf))
+        else:
+            target = environment_path()
+        if args.load:
+            if target is None:
+                return _error(
+                    "Cannot tell where to store the advisory data: pass "
+                    "--zope-conf (it is stored in the instance's var directory) "
+                    f"or set {ENVIRONMENT_VARIABLE} to a file path."
+                )
+            try:
+                data = install(args.load, target, today=today)
+            except AdvisoryDataError as error:
+                in_use = target if target.exists() else SHIPPED_PATH
+                return _error(
+                    f"{args.load} was rejected: {error} The advisory data in "
+                    f"use was kept ({in_use})."
+                )
+            print(
+                f"Loaded {len(data.advisories)} advisories dated "
+                f"{data.updated.isoformat()} into {target}. The instance uses "
+                "them from its next audit; no restart is needed."
+            )
+            return EXIT_OK
+        data, problem = current(target or "")
+    except AdvisoryDataError as error:
+        return _error(error)
+    info = status(data, problem, today)
+    if args.format == "json":
+        print(json.dumps(info))
+    else:
+        print(format_status(info))
+    failed = info["affected"] or not (
+        info["plone"]["supported"] and info["python"]["supported"]
+    )
+    return EXIT_AFFECTED if failed else EXIT_OK
+
+
+def main_advisories(argv=None):
+    """Run ``securitybp advisories`` with ``argv`` (without the command name).
+
+    :returns: the exit code: 0 nothing affected, 1 an installed package is
+        affected or Plone/Python is past its support, 2 an error (a rejected
+        file: the data in use was kept).
+    """
+    parser = argparse.ArgumentParser(prog="securitybp advisories")
+    add_arguments(parser)
+    return command_advisories(parser.parse_args(argv))
