@@ -1,14 +1,29 @@
-"""The first privilege checks, each firing and quiet."""
+"""The privilege checks (SBP-PRIV-*), each firing and quiet."""
 
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.checks import privileges
+from collective.securitybp.checks.privileges import DormantAccounts
+from collective.securitybp.checks.privileges import LocalGrants
+from collective.securitybp.checks.privileges import ManagerDailyWork
 from collective.securitybp.checks.privileges import NoSiteAdministrator
+from collective.securitybp.checks.privileges import RiskyPermissions
+from collective.securitybp.checks.privileges import SiteAdministratorDailyWork
+from collective.securitybp.checks.privileges import SiteManagers
+from collective.securitybp.checks.privileges import WeakPasswords
 from collective.securitybp.checks.privileges import ZopeRootAdmin
+from collective.securitybp.checks.privileges import ZopeRootManagers
+from DateTime import DateTime
 from datetime import datetime
+from datetime import timedelta
 from datetime import timezone
 from plone import api
+from plone.app.testing import login
+from plone.app.testing import logout
 from plone.app.testing import setRoles
 from plone.app.testing import TEST_USER_ID
-
+from Products.PluggableAuthService.interfaces.plugins import IUserEnumerationPlugin
+from Products.PluggableAuthService.plugins.BasePlugin import BasePlugin
+from zope.interface import implementer
 import pytest
 
 
@@ -163,27 +178,6 @@ class TestZopeRootAdmin:
 
 # -- SBP-PRIV-003 and up -------------------------------------------------
 
-from collective.securitybp.checks import privileges  # noqa: E402
-from collective.securitybp.checks.privileges import DormantAccounts  # noqa: E402
-from collective.securitybp.checks.privileges import LocalGrants  # noqa: E402
-from collective.securitybp.checks.privileges import ManagerDailyWork  # noqa: E402
-from collective.securitybp.checks.privileges import RiskyPermissions  # noqa: E402
-from collective.securitybp.checks.privileges import (  # noqa: E402
-    SiteAdministratorDailyWork,
-)
-from collective.securitybp.checks.privileges import SiteManagers  # noqa: E402
-from collective.securitybp.checks.privileges import WeakPasswords  # noqa: E402
-from collective.securitybp.checks.privileges import ZopeRootManagers  # noqa: E402
-from datetime import timedelta  # noqa: E402
-from DateTime import DateTime  # noqa: E402
-from plone.app.testing import login  # noqa: E402
-from plone.app.testing import logout  # noqa: E402
-from Products.PluggableAuthService.interfaces.plugins import (  # noqa: E402
-    IUserEnumerationPlugin,
-)
-from Products.PluggableAuthService.plugins.BasePlugin import BasePlugin  # noqa: E402
-from zope.interface import implementer  # noqa: E402
-
 
 STRONG = "a long test passphrase 42"
 DAY = timedelta(days=1)
@@ -196,7 +190,10 @@ def findings(check, portal, now=None):
         now=now or datetime.now(timezone.utc),
     )
     return [
-        {key: f.to_dict()[key] for key in ("check_id", "severity", "subject", "title", "detail")}
+        {
+            key: f.to_dict()[key]
+            for key in ("check_id", "severity", "subject", "title", "detail")
+        }
         for f in check.run(context)
     ]
 
@@ -370,7 +367,9 @@ class TestSiteManagers:
         roles.assignRoleToPrincipal("Member", "AuthenticatedUsers")
         assert findings(self.check, portal) == []
 
-    @pytest.mark.parametrize("self_registration,severity", [(False, "low"), (True, "high")])
+    @pytest.mark.parametrize(
+        "self_registration,severity", [(False, "low"), (True, "high")]
+    )
     def test_manager_granted_to_unknown_id(self, portal, self_registration, severity):
         api.portal.set_registry_record("plone.enable_self_reg", self_registration)
         portal.acl_users.portal_role_manager.assignRoleToPrincipal("Manager", "ghost")
@@ -497,7 +496,9 @@ class TestSiteAdministratorDailyWork:
         add_user(old_site, "both", roles=["Manager", "Site Administrator"])
         add_document(old_site, "d2", "both", DAY)
         assert findings(self.check, old_site) == []
-        assert [f["subject"] for f in findings(ManagerDailyWork(), old_site)] == ["both"]
+        assert [f["subject"] for f in findings(ManagerDailyWork(), old_site)] == [
+            "both"
+        ]
 
 
 class TestRiskyPermissions:
@@ -568,7 +569,10 @@ class TestRiskyPermissions:
             "Add portal member", ["Anonymous", "Manager"], acquire=0
         )
         [finding] = findings(self.check, portal)
-        assert (finding["severity"], finding["subject"]) == ("high", "Anonymous on /plone")
+        assert (finding["severity"], finding["subject"]) == (
+            "high",
+            "Anonymous on /plone",
+        )
         assert "Add portal member" in finding["detail"]
         api.portal.set_registry_record("plone.enable_self_reg", True)
         assert findings(self.check, portal) == []
@@ -593,7 +597,10 @@ class TestRiskyPermissions:
         monkeypatch.setattr(
             privileges,
             "RISKY_PERMISSIONS",
-            {"No such permission": privileges.Severity.CRITICAL, "": privileges.Severity.HIGH},
+            {
+                "No such permission": privileges.Severity.CRITICAL,
+                "": privileges.Severity.HIGH,
+            },
         )
         portal.manage_permission("Manage portal", ["Anonymous", "Manager"], acquire=0)
         assert privileges.roles_with("No such permission", portal) == {"Manager"}
@@ -647,17 +654,13 @@ class TestLocalGrants:
 
     def test_lists_at_most_twenty(self, portal):
         for index in range(22):
-            folder(portal, f"f{index:02d}").manage_setLocalRoles(
-                "bob", ["Manager"]
-            )
+            folder(portal, f"f{index:02d}").manage_setLocalRoles("bob", ["Manager"])
         [finding] = findings(self.check, portal)
         assert finding["detail"].startswith(
             "22 local grant(s) of Manager or Site Administrator below the site "
             "root: /plone/f00: bob (Manager); /plone/f01: bob (Manager);"
         )
-        assert finding["detail"].endswith(
-            "/plone/f19: bob (Manager); and 2 more."
-        )
+        assert finding["detail"].endswith("/plone/f19: bob (Manager); and 2 more.")
         assert "/plone/f20" not in finding["detail"]
 
 
@@ -704,7 +707,10 @@ class TestWeakPasswords:
             )
         ]
         assert [
-            {key: f[key] for key in ("check_id", "severity", "subject", "title", "detail")}
+            {
+                key: f[key]
+                for key in ("check_id", "severity", "subject", "title", "detail")
+            }
             for f in result
         ] == [
             {
@@ -749,9 +755,9 @@ class TestWeakPasswords:
         app._setObject("acl_users", UserFolder())
         app.acl_users._doAddUser("keeper", "repeek", ["Manager"], [])
         app.acl_users._doAddUser("spare", STRONG, ["Manager"], [])
-        assert [(f["subject"], f["severity"]) for f in findings(self.check, portal)] == [
-            ("keeper", "critical")
-        ]
+        assert [
+            (f["subject"], f["severity"]) for f in findings(self.check, portal)
+        ] == [("keeper", "critical")]
 
     def test_account_of_other_source_is_not_checkable(self, portal, app):
         strong_root_admin(app)

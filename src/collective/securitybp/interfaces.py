@@ -85,12 +85,11 @@ def privileges_days(value):
     :raises zope.interface.Invalid: with a message that says what to enter.
     """
     if not 1 <= value <= PRIVILEGES_MAX_DAYS:
+        # No variables: the REST API shows the message untranslated.
         raise Invalid(
             _(
-                "error_privileges_days",
-                default="${value} days cannot be used: enter a whole number "
-                "of days from 1 to ${max} (about ten years).",
-                mapping={"value": value, "max": PRIVILEGES_MAX_DAYS},
+                "The number of days must be from 1 to 3650 (about ten "
+                "years): enter a whole number in that range."
             )
         )
     return True

@@ -26,10 +26,12 @@ from collective.securitybp.settings import get_settings
 from DateTime import DateTime
 from datetime import timedelta
 from datetime import timezone
+from io import BytesIO
 from plone.registry.interfaces import IRegistry
 from Products.CMFCore.indexing import processQueue
 from Products.CMFCore.utils import getToolByName
 from types import MappingProxyType
+from ZODB._compat import PersistentUnpickler
 from zope.component import queryUtility
 from zope.i18nmessageid import Message
 import weakref
@@ -931,19 +933,78 @@ class RiskyPermissions(Check):
         )
 
 
+class _Opaque:
+    """Stands for every object in a stored state that is not plain data."""
+
+    def __init__(self, *args, **kw):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+class _Reference:
+    """Stands for a reference to another persistent object."""
+
+    def __init__(self, reference):
+        self.reference = reference
+
+
+def _opaque_class(module, name):
+    return _Opaque
+
+
+def _plain_local_roles(roles):
+    """``roles`` when it is ``{str: [str]}`` (or empty), else None."""
+    if roles is None:
+        return {}
+    if type(roles) is not dict:
+        return None
+    for principal_id, granted in roles.items():
+        if not isinstance(principal_id, str) or not isinstance(granted, list | tuple):
+            return None
+        if not all(isinstance(role, str) for role in granted):
+            return None
+    return roles
+
+
+def stored_local_roles(obj):
+    """The local roles stored for a ghost, read from its record as plain
+    data: the object stays a ghost, nothing else in the record is built.
+
+    :returns: ``{principal_id: roles}``, or None when that cannot be told
+        from the record alone (the caller then loads the object).
+    """
+    try:
+        data, _serial = obj._p_jar._storage.load(obj._p_oid)
+        unpickler = PersistentUnpickler(_opaque_class, _Reference, BytesIO(data))
+        unpickler.load()  # the class
+        state = unpickler.load()
+    except Exception:
+        return None
+    if isinstance(state, tuple):  # (dict, slots)
+        state = state[0] if state else None
+    if not isinstance(state, dict):
+        return None
+    return _plain_local_roles(state.get("__ac_local_roles__"))
+
+
 def local_grants(site, roles):
     """Local grants of ``roles`` on catalogued content below ``site``.
 
     There is no index of local roles: the catalog's ``allowedRolesAndUsers``
     says who may view, not with which role, so a local Manager grant looks
     just like a Reader grant there. This reads ``__ac_local_roles__`` of
-    every catalogued object below the site: it resolves paths from the
-    catalog's ``uids`` tree through their parents (no traversal, no
-    security checks, no brains), which loads each object's state once.
-    Objects that were ghosts before are turned back into ghosts right after,
-    so memory stays flat; the time is about one object load each (a few
-    milliseconds per hundred objects on a warm cache, more when the
-    objects come from a remote storage).
+    every catalogued object below the site, resolving the catalog's paths
+    through their parents (no traversal, no security checks, no brains).
+    Containers are loaded (their children are reached through them) and
+    turned back into ghosts at the end if they were ghosts. Every other
+    object that is a ghost stays one: its stored record is read and
+    unpickled with every class replaced by a stand-in, so only plain data
+    is built (no DateTime, no rich text, nothing enters the object cache).
+    The cost is one storage load per object (about 0.03 ms from a local
+    FileStorage's cache, a round trip with ZEO or RelStorage without a warm
+    client cache) plus one load per container.
 
     :param site: the Plone site.
     :param roles: the role ids to look for.
@@ -990,13 +1051,18 @@ def local_grants(site, roles):
         obj = None if parent is None else child(parent, name)
         if obj is None:
             continue
-        ghost = getattr(obj, "_p_changed", False) is None
-        for principal_id, granted in sorted(local_roles_of(obj).items()):
+        local = None
+        if getattr(obj, "_p_changed", False) is None:  # a ghost
+            local = stored_local_roles(obj)
+        if local is None:
+            ghost = getattr(obj, "_p_changed", False) is None
+            local = local_roles_of(obj)
+            if ghost:
+                obj._p_deactivate()
+        for principal_id, granted in sorted(local.items()):
             hits = roles.intersection(granted)
             if hits:
                 result.append((path, principal_id, tuple(sorted(hits))))
-        if ghost:
-            obj._p_deactivate()
     for obj in was_ghost:
         obj._p_deactivate()
     return result
