@@ -1,6 +1,7 @@
 """Interfaces of collective.securitybp."""
 
 from collective.securitybp import _
+from collective.securitybp.headers import policy as header_policy
 from collective.securitybp.zmi import config as zmi_config
 from plone.supermodel import model
 from zope import schema
@@ -11,6 +12,7 @@ from zope.interface import invariant
 from zope.publisher.interfaces.browser import IDefaultBrowserLayer
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
+
 
 FAIL_ON_VOCABULARY = SimpleVocabulary(
     [
@@ -157,6 +159,141 @@ class IPrivilegeSettings(model.Schema):
 
 class IHeaderSettings(model.Schema):
     """Settings of the response security headers and their checks."""
+
+    model.fieldset(
+        "headers",
+        label=_("label_headers_fieldset", default="Security headers"),
+        fields=[
+            "headers_enabled",
+            "headers_preset",
+            "headers_overrides",
+            "headers_csp_mode",
+            "headers_csp_policy",
+            "headers_hsts_enabled",
+            "headers_hsts_max_age",
+            "headers_hsts_include_subdomains",
+            "headers_hsts_preload",
+        ],
+    )
+
+    headers_enabled = schema.Bool(
+        title=_("label_headers_enabled", default="Send security headers"),
+        description=_(
+            "help_headers_enabled",
+            default="Add the headers below to every response of this site. "
+            "A header a page sets itself is left alone.",
+        ),
+        default=True,
+        required=False,
+    )
+
+    headers_preset = schema.Choice(
+        title=_("label_headers_preset", default="Preset"),
+        description=_(
+            "help_headers_preset",
+            default="Compatible: works with every page of the classic UI; "
+            "the Content-Security-Policy only reports violations. Strict: "
+            "tighter cross-origin isolation and an enforced policy (check the "
+            "CSP violations on the security report first). Off: only the "
+            "extra headers below.",
+        ),
+        vocabulary=header_policy.PRESET_VOCABULARY,
+        default="compatible",
+        required=True,
+    )
+
+    headers_overrides = schema.List(
+        title=_("label_headers_overrides", default="Header overrides and extra headers"),
+        description=_(
+            "help_headers_overrides",
+            default="One header per line, as 'Name: value'. A line for a "
+            "header of the preset replaces its value; 'Name:' without a value "
+            "stops sending it; any other header is added, e.g. "
+            "'Cross-Origin-Embedder-Policy: require-corp'.",
+        ),
+        value_type=schema.TextLine(constraint=header_policy.accept_any_line),
+        default=[],
+        missing_value=[],
+        required=False,
+        constraint=header_policy.validate_header_lines,
+    )
+
+    headers_csp_mode = schema.Choice(
+        title=_("label_headers_csp_mode", default="Content-Security-Policy"),
+        description=_(
+            "help_headers_csp_mode",
+            default="As the preset says (compatible: report only; strict: "
+            "enforced), report only, enforced, or not sent. Browsers send "
+            "violations to @@csp-report; the security report lists them.",
+        ),
+        vocabulary=header_policy.CSP_MODE_VOCABULARY,
+        default="preset",
+        required=True,
+    )
+
+    headers_csp_policy = schema.TextLine(
+        title=_("label_headers_csp_policy", default="Custom policy"),
+        description=_(
+            "help_headers_csp_policy",
+            default="Replaces the preset's policy when filled in, e.g. "
+            "\"default-src 'self'; img-src 'self' data:\". report-uri and "
+            "report-to pointing at this site are added unless the policy has "
+            "its own.",
+        ),
+        default="",
+        missing_value="",
+        required=False,
+        constraint=header_policy.validate_csp,
+    )
+
+    headers_hsts_enabled = schema.Bool(
+        title=_("label_headers_hsts_enabled", default="Strict-Transport-Security"),
+        description=_(
+            "help_headers_hsts_enabled",
+            default="Tell browsers to use only HTTPS for this host. Sent only "
+            "on responses whose public URL is https (after virtual hosting).",
+        ),
+        default=True,
+        required=False,
+    )
+
+    headers_hsts_max_age = schema.Int(
+        title=_("label_headers_hsts_max_age", default="HSTS max-age (seconds)"),
+        description=_(
+            "help_headers_hsts_max_age",
+            default="How long browsers remember it: 31536000 is a year; "
+            "under 15768000 (six months) is graded down.",
+        ),
+        default=31536000,
+        required=True,
+        constraint=header_policy.validate_max_age,
+    )
+
+    headers_hsts_include_subdomains = schema.Bool(
+        title=_("label_headers_hsts_include_subdomains", default="includeSubDomains"),
+        description=_(
+            "help_headers_hsts_include_subdomains",
+            default="Apply it to every subdomain too; each must then serve "
+            "HTTPS.",
+        ),
+        default=True,
+        required=False,
+    )
+
+    headers_hsts_preload = schema.Bool(
+        title=_("label_headers_hsts_preload", default="preload"),
+        description=_(
+            "help_headers_hsts_preload",
+            default="Ask to be built into browsers (hstspreload.org). Hard to "
+            "undo; needs max-age of at least 31536000 and includeSubDomains.",
+        ),
+        default=False,
+        required=False,
+    )
+
+    @invariant
+    def headers_hsts_preload_requirements(data):
+        header_policy.preload_invariant(data)
 
 
 class IZMIGuardSettings(model.Schema):

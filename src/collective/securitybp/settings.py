@@ -26,6 +26,7 @@ from plone.registry.interfaces import IRegistry
 from types import MappingProxyType
 from zope.component import queryUtility
 import threading
+import uuid
 
 
 PREFIX = "collective.securitybp."
@@ -122,7 +123,10 @@ def bump(site):
     stamp = annotations.get(STAMP_KEY)
     if stamp is None:
         stamp = annotations[STAMP_KEY] = SettingsStamp()
-    stamp.serial += 1
+    # A fresh token, not a counter: a change in a transaction that is then
+    # aborted must not leave a cached snapshot whose serial the next
+    # committed change would reuse.
+    stamp.serial = uuid.uuid4().int
 
 
 def record_changed(event):

@@ -3,6 +3,7 @@
 from AccessControl.Permission import pname
 from collective.securitybp import logger
 from collective.securitybp.acknowledgements import AcknowledgementStore
+from collective.securitybp.headers.collector import clear_stores as clear_csp_reports
 from collective.securitybp.settings import clear_cache
 from collective.securitybp.settings import STAMP_KEY
 from plone import api
@@ -48,6 +49,7 @@ def uninstall(context):
     if STAMP_KEY in annotations:
         del annotations[STAMP_KEY]
     clear_cache()
+    clear_csp_reports(site)
     for permission in PERMISSIONS:
         attribute = pname(permission)
         if attribute in site.__dict__:
