@@ -146,8 +146,9 @@ NO_MANAGE_HOST = {
     "title": "No manage host for the management interface",
     "detail": (
         "The management interface guard is in report mode and no manage host "
-        "is set, so the management interface (ZMI) probably answers on the "
-        "production domain, where anybody can find its login."
+        "is set, so the management interface (ZMI), WebDAV and XML-RPC "
+        "probably answer on the production domain, where anybody can find "
+        "the ZMI's login."
     ),
     "remediation": (
         "Serve the management interface on a dedicated host (for example "
@@ -239,6 +240,10 @@ class TestWebDAVXMLRPCReachable:
     def test_quiet_in_block_mode(self, site, xmlrpc):
         set_guard(mode="block", hosts=["manage.example.com"])
         assert run(self.check, site) == []
+
+    def test_left_to_no_manage_host_on_a_fresh_site(self, site, xmlrpc):
+        assert run(self.check, site) == []
+        assert run(NoManageHost(), site) == [NO_MANAGE_HOST]
 
 
 SWITCHED_OFF = {

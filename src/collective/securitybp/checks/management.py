@@ -107,7 +107,8 @@ class NoManageHost(Check):
     With no manage host configured, nothing tells the management interface
     of the production domain from a dedicated one, and nothing blocks it:
     it is then most likely reachable wherever the site is, unless the web
-    server refuses it (which the add-on cannot see from inside).
+    server refuses it (which the add-on cannot see from inside). WebDAV and
+    XML-RPC are in the same case; SBP-ZMI-003 leaves them to this finding.
 
     Example finding: "No manage host for the management interface" (medium).
     """
@@ -127,8 +128,9 @@ class NoManageHost(Check):
                 detail=_(
                     "The management interface guard is in report mode and "
                     "no manage host is set, so the management interface "
-                    "(ZMI) probably answers on the production domain, "
-                    "where anybody can find its login."
+                    "(ZMI), WebDAV and XML-RPC probably answer on the "
+                    "production domain, where anybody can find the ZMI's "
+                    "login."
                 ),
                 remediation=_(
                     "Serve the management interface on a dedicated host "
@@ -152,7 +154,9 @@ class WebDAVXMLRPCReachable(Check):
     is on in ``zope.conf``. Both are management protocols that bypass the
     Plone user interface. Unless the guard blocks them (block mode, not
     switched off), they answer on every host. One finding per protocol;
-    the check cannot see rules of the web server that may refuse them.
+    the check cannot see rules of the web server that may refuse them. It
+    stays quiet while SBP-ZMI-002 (no manage host) fires: same cause, same
+    remedy, one finding.
 
     Example finding: "WebDAV or XML-RPC reachable on public hosts" —
     webdav (medium).
@@ -168,6 +172,8 @@ class WebDAVXMLRPCReachable(Check):
         config = site_config(context.site)
         if config is None or (config.blocks and not guard_switched_off()):
             return []
+        if not config.blocks and not config.manage_hosts:
+            return []  # SBP-ZMI-002 reports it
         findings = [
             self.finding(
                 subject="webdav",
