@@ -70,6 +70,19 @@ def test_install_leaves_the_stamp_that_marks_the_site(site):
     assert guard.installed_sites(site.getPhysicalRoot()) == [site]
 
 
+def test_uninstall_leaves_the_guard_inert(site, installer):
+    from plone.app.testing import setRoles
+    from plone.app.testing import TEST_USER_ID
+
+    set_guard(mode="block", hosts=["manage.example.com"])
+    setRoles(site, TEST_USER_ID, ["Manager"])
+    installer.uninstall_product("collective.securitybp")
+    app = site.getPhysicalRoot()
+    assert guard.site_config(site) is None
+    assert guard.installed_sites(app) == []
+    assert guard.root_config(app) is None
+
+
 class TestZMIAnsweredOnPublicHost:
     check = ZMIAnsweredOnPublicHost()
 
