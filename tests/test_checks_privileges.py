@@ -362,6 +362,10 @@ class TestSiteManagers:
             }
         ]
 
+    def test_zope_root_user_with_local_manager_role_is_not_unknown(self, portal):
+        portal.manage_setLocalRoles("admin", ["Owner", "Manager"])
+        assert findings(self.check, portal) == []
+
     def test_member_role_for_logged_in_users_is_quiet(self, portal):
         roles = portal.acl_users.portal_role_manager
         roles.assignRoleToPrincipal("Member", "AuthenticatedUsers")

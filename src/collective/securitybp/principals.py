@@ -109,12 +109,22 @@ class Directory:
             for plugin in active_plugins(user_folder, IGroupsPlugin)
         )
         self._exists = {}
+        self._stored_ids = None  # the ZODB user managers' id -> login maps
 
     def exists(self, user_id):
         """True when ``user_id`` is a user of this folder (not a group)."""
         if user_id not in self._exists:
-            self._exists[user_id] = user_id not in self.members and user_exists(
-                self.user_folder, user_id
+            if self._stored_ids is None:
+                self._stored_ids = [
+                    stored
+                    for plugin in active_plugins(
+                        self.user_folder, IUserEnumerationPlugin
+                    )
+                    if (stored := getattr(plugin, "_userid_to_login", None)) is not None
+                ]
+            self._exists[user_id] = user_id not in self.members and (
+                any(user_id in stored for stored in self._stored_ids)
+                or user_exists(self.user_folder, user_id)
             )
         return self._exists[user_id]
 

@@ -257,6 +257,12 @@ class Survey:
         self.site_admins = self.site.holders(SITE_ADMINISTRATOR, self.site_local)
         self.root_managers = self.root.holders(MANAGER, self.root_local)
         self.root_managers.pop(AUTHENTICATED_GROUP, None)  # no such group there
+        # Local roles on the site root may name Zope root users: not unknown.
+        self.unknown_managers = {
+            principal_id: path
+            for principal_id, path in self.unknown_managers.items()
+            if not self.root.exists(principal_id)
+        }
         self._created = {}
         self._accounts = None
 
