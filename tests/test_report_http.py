@@ -3,7 +3,6 @@
 from collective.securitybp.model import GRADE_THRESHOLDS
 from collective.securitybp.model import SCORE_WEIGHTS
 from collective.securitybp.model import Severity
-
 import json
 import pytest
 import re
@@ -132,7 +131,7 @@ def assert_report_json(data):
     assert set(data["versions"]) >= {"plone", "zope", "python", "securitybp"}
     assert data["site"] == "/plone"
     assert set(data["summary"]) == {"info", "low", "medium", "high", "critical"}
-    counts = {label: 0 for label in data["summary"]}
+    counts = dict.fromkeys(data["summary"], 0)
     for finding in data["findings"]:
         assert set(finding) == FINDING_KEYS
         counts[finding["severity"]] += 1
