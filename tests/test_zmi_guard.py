@@ -46,9 +46,7 @@ def server(functional):
     portal.acl_users.userFolderAddUser("manager", PASSWORD, ["Manager"], [])
     portal.acl_users.userFolderAddUser("member", PASSWORD, ["Member"], [])
     transaction.commit()
-    # Each test's commits are rolled back, so the settings stamp repeats its
-    # numbers from test to test: start every test with an empty cache.
-    clear_cache()
+    clear_cache()  # no snapshot of an earlier, rolled-back test
     evidence.clear()
     yield f"http://{functional['host']}:{functional['port']}"
     evidence.clear()
