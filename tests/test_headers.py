@@ -63,16 +63,31 @@ class TestCSPGrammar:
         [
             ("scirpt-src 'self'", "Unknown CSP directive 'scirpt-src'"),
             ("script-src self", "self in script-src must be in single quotes"),
-            ("script-src 'unsafe-evil'", "'unsafe-evil' in script-src is not a CSP keyword"),
+            (
+                "script-src 'unsafe-evil'",
+                "'unsafe-evil' in script-src is not a CSP keyword",
+            ),
             ("img-src http://exa mple.org", None),  # split: "mple.org" is a host
-            ("img-src https://ex_ample.org", "https://ex_ample.org in img-src is not a valid source expression"),
+            (
+                "img-src https://ex_ample.org",
+                "https://ex_ample.org in img-src is not a valid source expression",
+            ),
             ("img-src 'self' 'none'", "'none' in img-src must stand alone"),
-            ("img-src 'self'; img-src data:", "The CSP directive img-src appears twice"),
-            ("upgrade-insecure-requests https:", "upgrade-insecure-requests takes no value"),
+            (
+                "img-src 'self'; img-src data:",
+                "The CSP directive img-src appears twice",
+            ),
+            (
+                "upgrade-insecure-requests https:",
+                "upgrade-insecure-requests takes no value",
+            ),
             ("sandbox allow-everything", "allow-everything is not a sandbox flag"),
             ("report-uri", "report-uri needs a value"),
             (" ; ", "The Content-Security-Policy is empty"),
-            ("default-src 'self'\r\nSet-Cookie: a=b", "contains a control character ('\\r')"),
+            (
+                "default-src 'self'\r\nSet-Cookie: a=b",
+                "contains a control character ('\\r')",
+            ),
             ("default-src 'self'\x07", "contains a control character ('\\x07')"),
             ("img-src " + "a" * 4100, "is longer than 4 KiB (4108 bytes)"),
         ],
@@ -99,9 +114,15 @@ class TestHeaderLines:
         [
             (["X-Frame-Options DENY"], "'X-Frame-Options DENY' is not a header"),
             (["X Frame: DENY"], "'X Frame' is not a valid header name"),
-            (["Set-Cookie: a=b"], "Set-Cookie frames the HTTP response or belongs to Zope"),
+            (
+                ["Set-Cookie: a=b"],
+                "Set-Cookie frames the HTTP response or belongs to Zope",
+            ),
             (["Content-Security-Policy: default-src 'self'"], "has its own settings"),
-            (["Strict-Transport-Security: max-age=1"], "Strict-Transport-Security fields"),
+            (
+                ["Strict-Transport-Security: max-age=1"],
+                "Strict-Transport-Security fields",
+            ),
             (["X-A: b\r\nSet-Cookie: x=y"], "contains a control character ('\\r')"),
             (["X-A: b\x00"], "contains a control character ('\\x00')"),
             (["X-A: " + "b" * 4100], "is longer than 4 KiB"),
@@ -146,7 +167,10 @@ class TestPlan:
 
     def test_https(self, portal):
         headers = dict(plan_for(portal).headers_for(True, "/"))
-        assert headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+        assert (
+            headers["strict-transport-security"]
+            == "max-age=31536000; includeSubDomains"
+        )
         assert headers["reporting-endpoints"] == 'securitybp-csp="/@@csp-report"'
         assert headers["content-security-policy-report-only"].endswith(
             "; report-uri /@@csp-report; report-to securitybp-csp"
@@ -182,7 +206,11 @@ class TestPlan:
     def test_overrides_and_extra_headers(self, portal):
         set_record(
             "headers_overrides",
-            ["X-Frame-Options: DENY", "X-XSS-Protection:", "X-Permitted-Cross-Domain-Policies: none"],
+            [
+                "X-Frame-Options: DENY",
+                "X-XSS-Protection:",
+                "X-Permitted-Cross-Domain-Policies: none",
+            ],
         )
         plan = plan_for(portal)
         headers = dict(plan.headers_for(False, "/plone"))
@@ -193,7 +221,10 @@ class TestPlan:
 
     def test_custom_policy_with_own_reporting(self, portal):
         set_record("headers_csp_mode", "enforce")
-        set_record("headers_csp_policy", "default-src 'self'; report-uri https://r.example.org/")
+        set_record(
+            "headers_csp_policy",
+            "default-src 'self'; report-uri https://r.example.org/",
+        )
         headers = dict(plan_for(portal).headers_for(True, "/plone"))
         assert headers["content-security-policy"] == (
             "default-src 'self'; report-uri https://r.example.org/"
@@ -229,9 +260,12 @@ class TestPlan:
         assert plan.hsts == "max-age=31536000; includeSubDomains"
         messages = [r.getMessage() for r in caplog.records]
         assert any(
-            "collective.securitybp.headers_preset has an invalid value" in m for m in messages
+            "collective.securitybp.headers_preset has an invalid value" in m
+            for m in messages
         )
-        assert any("collective.securitybp.headers_overrides is missing" in m for m in messages)
+        assert any(
+            "collective.securitybp.headers_overrides is missing" in m for m in messages
+        )
         caplog.clear()
         bump(portal)  # a new snapshot, the same broken values: not logged again
         assert plan_for(portal) is not plan
@@ -287,8 +321,14 @@ class TestCollectorParsing:
 
     @pytest.mark.parametrize(
         "payload",
-        [{}, {"csp-report": "x"}, "text", [1], [{"type": "csp-violation"}],
-         {"csp-report": {"blocked-uri": "inline"}}],
+        [
+            {},
+            {"csp-report": "x"},
+            "text",
+            [1],
+            [{"type": "csp-violation"}],
+            {"csp-report": {"blocked-uri": "inline"}},
+        ],
     )
     def test_malformed(self, payload):
         with pytest.raises(ValueError):
@@ -299,17 +339,27 @@ class TestCollectorParsing:
         base = {"disposition": "report", "source": "", "line": 0, "sample": ""}
         for n in range(510):
             store.add(
-                [dict(base, directive="img-src", blocked="https://a/", document=f"/p{n % 3}")],
+                [
+                    dict(
+                        base,
+                        directive="img-src",
+                        blocked="https://a/",
+                        document=f"/p{n % 3}",
+                    )
+                ],
                 now=float(n),
             )
         assert store.received == 510
         assert len(store.recent) == 500
         store.add(
-            [dict(base, directive="img-src", blocked="https://a/", document="/p0")], now=600.0
+            [dict(base, directive="img-src", blocked="https://a/", document="/p0")],
+            now=600.0,
         )
         # most frequent first, then most recent
         assert [(v["document"], v["count"]) for v in store.top()] == [
-            ("/p0", 171), ("/p2", 170), ("/p1", 170)
+            ("/p0", 171),
+            ("/p2", 170),
+            ("/p1", 170),
         ]
         assert len(store.recent) == 500
 
@@ -319,6 +369,14 @@ class TestCollectorParsing:
         assert store.allow("10.0.0.1", now=100.0) is False
         assert store.allow("10.0.0.2", now=100.0) is True
         assert store.allow("10.0.0.1", now=101.5) is True  # one a second again
+
+
+@pytest.fixture(autouse=True)
+def no_https_seen():
+    """Other tests' https requests are remembered per process."""
+    HTTPS_SITES.clear()
+    yield
+    HTTPS_SITES.clear()
 
 
 @pytest.fixture
@@ -373,7 +431,9 @@ class TestHeadersSwitchedOff:
         ]
 
     def test_fires_per_header_switched_off(self, portal):
-        set_record("headers_overrides", ["X-Content-Type-Options:", "X-XSS-Protection:"])
+        set_record(
+            "headers_overrides", ["X-Content-Type-Options:", "X-XSS-Protection:"]
+        )
         assert run(self.check, portal) == [
             finding(
                 self.check,
@@ -408,7 +468,10 @@ class TestCSPNotEnforced:
         for name, value in records.items():
             set_record(name, value)
         [result] = run(self.check, portal)
-        assert (result["subject"], result["severity"]) == ("Content-Security-Policy", "medium")
+        assert (result["subject"], result["severity"]) == (
+            "Content-Security-Policy",
+            "medium",
+        )
         assert result["detail"] == (
             "No Content-Security-Policy is sent: browsers run any script that "
             "makes it into a page, from anywhere."
@@ -432,8 +495,10 @@ class TestCSPUnsafeScripts:
         [
             {},  # compatible: report-only, SBP-HEADER-002's business
             {"headers_preset": "strict"},
-            {"headers_csp_mode": "enforce",
-             "headers_csp_policy": "script-src 'nonce-abc' 'unsafe-inline'"},
+            {
+                "headers_csp_mode": "enforce",
+                "headers_csp_policy": "script-src 'nonce-abc' 'unsafe-inline'",
+            },
         ],
     )
     def test_quiet(self, portal, records):
@@ -481,7 +546,11 @@ class TestHSTSMissing:
 
     @pytest.mark.parametrize(
         "name,value",
-        [("headers_hsts_enabled", False), ("headers_preset", "off"), ("headers_enabled", False)],
+        [
+            ("headers_hsts_enabled", False),
+            ("headers_preset", "off"),
+            ("headers_enabled", False),
+        ],
     )
     def test_fires_when_missing(self, portal, https_seen, name, value):
         set_record(name, value)
@@ -509,9 +578,13 @@ class TestHSTSMissing:
 
     def test_https_request_counts(self, portal, request):
         portal.REQUEST.other["SERVER_URL"] = "https://example.org"
-        request.addfinalizer(lambda: portal.REQUEST.other.update(SERVER_URL="http://nohost"))
+        request.addfinalizer(
+            lambda: portal.REQUEST.other.update(SERVER_URL="http://nohost")
+        )
         set_record("headers_hsts_enabled", False)
-        assert [r["subject"] for r in run(self.check, portal)] == ["Strict-Transport-Security"]
+        assert [r["subject"] for r in run(self.check, portal)] == [
+            "Strict-Transport-Security"
+        ]
 
 
 class TestPoweredByDisclosed:

@@ -3,6 +3,7 @@
 from collective.securitybp import _
 from collective.securitybp.headers import policy as header_policy
 from collective.securitybp.zmi import config as zmi_config
+from plone.autoform import directives
 from plone.supermodel import model
 from zope import schema
 from zope.interface import Attribute
@@ -257,6 +258,9 @@ class IHeaderSettings(model.Schema):
         required=False,
     )
 
+    directives.widget(
+        headers_hsts_max_age="collective.securitybp.headers.form.WholeNumberFieldWidget"
+    )
     headers_hsts_max_age = schema.Int(
         title=_("label_headers_hsts_max_age", default="HSTS max-age (seconds)"),
         description=_(

@@ -188,7 +188,9 @@ class ReportStore:
         """The most frequent violations, most frequent first."""
         with self._lock:
             entries = [dict(entry) for entry in self.violations.values()]
-        entries.sort(key=lambda e: (-e["count"], -e["last_seen"], e["directive"]))
+        entries.sort(
+            key=lambda e: (-e["count"], -e["last_seen"], e["directive"], e["blocked"])
+        )
         return entries[:limit]
 
     def clear(self):
