@@ -36,16 +36,20 @@ audit: install ## Audit the demo instance's site from the command line (fails on
 	@$(BIN)/securitybp audit --zope-conf $(INSTANCE)/etc/zope.conf --site Plone; \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 
-# Debian's Chromium and its driver, for the browser tests.
-.PHONY: browser
-browser:
-	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+# Debian packages the tests use: Chromium and its driver for the browser
+# tests; nginx, HAProxy and Apache to run the generated proxy rules for real.
+TEST_DEBS := chromium chromium-driver nginx-light haproxy apache2-bin
+.PHONY: test-deps
+test-deps:
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	else echo "Install Debian's chromium and chromium-driver for the browser tests (apt-get install chromium chromium-driver)."; fi
+	  echo "Installing$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "Install these Debian packages for the browser and proxy tests:$$missing"; fi
 
 .PHONY: test
-test: install browser ## Run the tests (installs Debian's chromium for the browser tests when run as root)
+test: install test-deps ## Run the tests (installs the Debian packages they use when run as root)
 	$(BIN)/pytest
 
 .PHONY: lint
