@@ -199,6 +199,12 @@ def test_https_public_url_gets_hsts(server):
     )
     url = (
         server["root"]
+        + "/VirtualHostBase/https/www.example.org:443/plone/VirtualHostRoot/_vh_site/"
+    )
+    response = requests.get(url, timeout=60)
+    assert response.headers["Reporting-Endpoints"] == 'securitybp-csp="/site/@@csp-report"'
+    url = (
+        server["root"]
         + "/VirtualHostBase/http/www.example.org:80/plone/VirtualHostRoot/"
     )
     response = requests.get(url, timeout=60)

@@ -567,7 +567,9 @@ class HeaderPlan:
         self.relaxed = relaxed or {}  # variant -> policy text
         self.upgrade_insecure = upgrade_insecure  # on https responses
         self.switched_off = tuple(switched_off)  # preset headers not sent
+        self.seen_https = False  # set by the subscriber
         self._cache = {}
+        self._paths = {}
 
     @property
     def csp_header(self):
@@ -588,6 +590,22 @@ class HeaderPlan:
             if segment in segments:
                 return extra
         return None
+
+    def site_path(self, site, request):
+        """The URL path of ``site`` for ``request`` (after virtual hosting),
+        remembered per virtual root: ``absolute_url_path`` costs more than
+        everything else the subscriber does."""
+        key = (
+            request.other.get("VirtualRootPhysicalPath"),
+            tuple(getattr(request, "_script", ())),
+        )
+        try:
+            return self._paths[key]
+        except KeyError:
+            path = site.absolute_url_path()
+            if len(self._paths) < 256:
+                self._paths[key] = path
+            return path
 
     def headers_for(self, https, site_path, variant=None):
         """The headers of one response.

@@ -13,7 +13,6 @@ from collective.securitybp.interfaces import IBrowserLayer
 from collective.securitybp.settings import get_settings
 from collective.securitybp.settings import SettingsSnapshot
 from zope.component.hooks import getSite
-import threading
 
 
 PLAN_KEY = "headers.plan"
@@ -22,21 +21,14 @@ PLAN_KEY = "headers.plan"
 # check reads it, as the audit itself may run without a request.
 HTTPS_SITES = set()
 
-_fallback = []
-_fallback_lock = threading.Lock()
-
 
 def _default_plan():
     """The plan of the schema defaults, for when compiling fails."""
-    if not _fallback:
-        from collective.securitybp.interfaces import IHeaderSettings
-        from zope.schema import getFields
+    from collective.securitybp.interfaces import IHeaderSettings
+    from zope.schema import getFields
 
-        defaults = {name: f.default for name, f in getFields(IHeaderSettings).items()}
-        with _fallback_lock:
-            if not _fallback:
-                _fallback.append(compile_plan(SettingsSnapshot(None, defaults)))
-    return _fallback[0]
+    defaults = {name: f.default for name, f in getFields(IHeaderSettings).items()}
+    return compile_plan(SettingsSnapshot(None, defaults))
 
 
 def _compile(snapshot):
@@ -77,14 +69,16 @@ def add_security_headers(event):
         other = request.other
         https = other.get("SERVER_URL", "").startswith("https:")
         variant = plan.variant(other.get("URL", "")) if plan.relaxed else None
-        headers = plan.headers_for(https, site.absolute_url_path(), variant)
-        response = request.response
-        current = response.headers
+        headers = plan.headers_for(https, plan.site_path(site, request), variant)
+        # Names are lower-case and values validated (no CR/LF): what
+        # response.setHeader would store, without its per-call work.
+        current = request.response.headers
         for key, value in headers:
             existing = current.get(key)
             if existing is None or existing == REPLACEABLE_DEFAULTS.get(key):
-                response.setHeader(key, value, scrubbed=True)
-        if https:
+                current[key] = value
+        if https and not plan.seen_https:
+            plan.seen_https = True
             HTTPS_SITES.add(site.getPhysicalPath())
     except Exception:
         log_once(

@@ -1,0 +1,146 @@
+"""What the security header subscriber costs per response.
+
+Sets up the test fixture's Plone site with collective.securitybp and times
+with ``timeit`` the ``IPubBeforeCommit`` subscriber on requests in the state
+publication leaves them in (the add-on's browser layer, the site hook, the
+published URL), in one run:
+
+- a page over plain HTTP, and over HTTPS through virtual hosting (HSTS,
+  report-to), with the default 'compatible' preset;
+- the 'strict' preset on a page and on folder contents (per-page policy);
+- a response whose headers a view already set (nothing added);
+- a request outside an installed site (returns at the layer test).
+
+Each call starts from a response with only a Content-Type, so every header
+is really added; the cost of resetting the response is measured alone and
+subtracted. The subscriber must cost under 20 µs per response. Run with the
+virtualenv's Python::
+
+    .venv/bin/python benchmarks/bench_headers.py
+"""
+
+from collective.securitybp.headers.subscriber import add_security_headers
+from collective.securitybp.interfaces import IBrowserLayer
+from collective.securitybp.testing import INTEGRATION_TESTING
+from plone import api
+from statistics import median
+from zope.component.hooks import setSite
+from zope.interface import alsoProvides
+from zope.interface import noLongerProvides
+from ZPublisher.pubevents import PubBeforeCommit
+import logging
+import sys
+import timeit
+
+
+LIMIT_MICROSECONDS = 20.0
+NUMBER = 20_000
+ROUNDS = 7
+
+
+def layer_stack(layer, stack=None):
+    """``layer`` and its bases, bases first, as a test runner sets them up."""
+    stack = [] if stack is None else stack
+    for base in layer.__bases__:
+        layer_stack(base, stack)
+    if layer not in stack:
+        stack.append(layer)
+    return stack
+
+
+def per_call(statement, number=NUMBER):
+    """Median µs per call over ROUNDS repeats."""
+    times = timeit.repeat(statement, number=number, repeat=ROUNDS)
+    return median(times) / number * 1e6
+
+
+def prepare(request, portal, path, https):
+    """Put ``request`` in the state publication leaves it in."""
+    if https:
+        request["VirtualRootPhysicalPath"] = portal.getPhysicalPath()
+        request.setServerURL(protocol="https", hostname="www.example.com", port="443")
+        request.setVirtualRoot([])
+        request.other["URL"] = "https://www.example.com" + path
+    else:
+        request.setServerURL(protocol="http", hostname="nohost", port="80")
+        request.other.pop("VirtualRootPhysicalPath", None)
+        request._script = []
+        request.other["URL"] = "http://nohost/plone" + path
+
+
+def main():
+    logging.basicConfig(level=logging.WARNING)
+    layers = layer_stack(INTEGRATION_TESTING)
+    for layer in layers:
+        layer.setUp()
+    for layer in layers:
+        layer.testSetUp()
+    try:
+        portal = INTEGRATION_TESTING["portal"]
+        request = INTEGRATION_TESTING["request"]
+        setSite(portal)
+        response = request.response
+        event = PubBeforeCommit(request)
+        fresh = {"content-type": "text/html;charset=utf-8"}
+
+        def call():
+            response.headers = dict(fresh)
+            add_security_headers(event)
+
+        def reset():
+            response.headers = dict(fresh)
+
+        baseline = per_call(reset)
+        cases = [
+            ("page, http, compatible", "compatible", "/front", False, IBrowserLayer),
+            ("page, https, compatible", "compatible", "/front", True, IBrowserLayer),
+            ("page, https, strict", "strict", "/front", True, IBrowserLayer),
+            (
+                "folder contents, strict",
+                "strict",
+                "/f/folder_contents",
+                True,
+                IBrowserLayer,
+            ),
+            ("outside an installed site", "compatible", "/front", False, None),
+        ]
+        print(f"timeit: {NUMBER} calls x {ROUNDS} repeats, median per call")
+        print(f"resetting the response alone: {baseline:.3f} µs (subtracted)")
+        print(f"{'response':28} {'subscriber':>11} {'headers':>8}")
+        worst = 0.0
+        for name, preset, path, https, layer in cases:
+            api.portal.set_registry_record(
+                "collective.securitybp.headers_preset", preset
+            )
+            prepare(request, portal, path, https)
+            if layer is None:
+                noLongerProvides(request, IBrowserLayer)
+            else:
+                alsoProvides(request, IBrowserLayer)
+            call()
+            added = len(response.headers) - len(fresh)
+            cost = per_call(call) - baseline
+            worst = max(worst, cost)
+            print(f"{name:28} {cost:9.3f}µs {added:8d}")
+        alsoProvides(request, IBrowserLayer)
+        prepare(request, portal, "/front", True)
+        call()
+        full = dict(response.headers)  # every header already set by a view
+        cost = per_call(lambda: add_security_headers(event))
+        assert response.headers == full
+        print(f"{'headers already set':28} {cost:9.3f}µs {0:8d}")
+        verdict = "OK" if worst < LIMIT_MICROSECONDS else "TOO SLOW"
+        print(
+            f"worst cost per response: {worst:.3f} µs "
+            f"(limit {LIMIT_MICROSECONDS:.0f} µs): {verdict}"
+        )
+        return 0 if worst < LIMIT_MICROSECONDS else 1
+    finally:
+        for layer in reversed(layers):
+            layer.testTearDown()
+        for layer in reversed(layers):
+            layer.tearDown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
