@@ -206,7 +206,9 @@ class CSRFProtectionOff(Check):
     cross-site request forgery. It is switched off by the environment
     variable ``PLONE_CSRF_DISABLED`` (read when the instance starts), or
     when its transform ``plone.protect.autocsrf`` is not registered (or an
-    override returns no transform). One finding per cause.
+    override returns no transform). One finding per cause. The environment
+    is that of the process that runs the audit: the Zope process for the
+    report, the command's own for ``securitybp audit``.
 
     Example finding: "CSRF protection is off" (critical), subject
     ``PLONE_CSRF_DISABLED``.
@@ -857,7 +859,8 @@ class UnpublishedContentVisible(Check):
     not seen.
 
     Example finding: "Unpublished content visible to Anonymous" (high): "3
-    items ... /Plone/news/draft-budget".
+    items in an unpublished workflow state can be seen by Anonymous:
+    /Plone/news/draft-budget (private), ...".
     """
 
     id = "SBP-CONF-016"
