@@ -115,6 +115,12 @@ RESPONSES = {
     "page": ("get", "", {}, 200),
     "login form": ("get", "/login", {}, 200),
     "redirect": ("get", "/logout", {}, 302),
+    "redirect to login": (
+        "get",
+        "/@@overview-controlpanel",
+        {"Accept": "text/html"},
+        302,
+    ),
     "401 REST": ("get", "/++api++/@security-report", {}, 401),
     "404 page": ("get", "/nothere", {"Accept": "text/html"}, 404),
     "404 JSON": ("get", "/nothere", {"Accept": "application/json"}, 404),
@@ -202,7 +208,9 @@ def test_https_public_url_gets_hsts(server):
         + "/VirtualHostBase/https/www.example.org:443/plone/VirtualHostRoot/_vh_site/"
     )
     response = requests.get(url, timeout=60)
-    assert response.headers["Reporting-Endpoints"] == 'securitybp-csp="/site/@@csp-report"'
+    assert (
+        response.headers["Reporting-Endpoints"] == 'securitybp-csp="/site/@@csp-report"'
+    )
     url = (
         server["root"]
         + "/VirtualHostBase/http/www.example.org:80/plone/VirtualHostRoot/"

@@ -204,7 +204,9 @@ class IHeaderSettings(model.Schema):
     )
 
     headers_overrides = schema.List(
-        title=_("label_headers_overrides", default="Header overrides and extra headers"),
+        title=_(
+            "label_headers_overrides", default="Header overrides and extra headers"
+        ),
         description=_(
             "help_headers_overrides",
             default="One header per line, as 'Name: value'. A line for a "
@@ -277,8 +279,7 @@ class IHeaderSettings(model.Schema):
         title=_("label_headers_hsts_include_subdomains", default="includeSubDomains"),
         description=_(
             "help_headers_hsts_include_subdomains",
-            default="Apply it to every subdomain too; each must then serve "
-            "HTTPS.",
+            default="Apply it to every subdomain too; each must then serve HTTPS.",
         ),
         default=True,
         required=False,

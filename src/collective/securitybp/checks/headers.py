@@ -193,8 +193,10 @@ class CSPUnsafeScripts(Check):
     ``'unsafe-eval'`` lets scripts turn strings into code (Observatory: -10).
     A policy with neither script-src nor default-src allows every script.
 
-    Plone's classic UI needs neither, except folder contents
-    (``'unsafe-eval'``): the 'Strict' preset allows that on that page only.
+    Plone's classic UI needs neither, except on three kinds of page: folder
+    contents (``'unsafe-eval'``), the resource registry control panel and
+    the Zope management screens (``'unsafe-inline'``). The 'Strict' preset
+    allows them there only, and this check looks at the site-wide policy.
     ``'unsafe-inline'`` next to a nonce, a hash or ``'strict-dynamic'`` is
     ignored by browsers and not reported. Only the enforced policy is
     checked; a report-only one is SBP-HEADER-002's business.
