@@ -41,7 +41,6 @@ CSP_MODE_VOCABULARY = SimpleVocabulary(
 )
 CSP_HEADER = "Content-Security-Policy"
 CSP_REPORT_ONLY_HEADER = "Content-Security-Policy-Report-Only"
-HSTS_HEADER = "Strict-Transport-Security"
 
 # Powerful features nobody needs on a Plone site; every name is one Chromium
 # recognises (an unknown one is a console warning). Left out on purpose:
