@@ -445,9 +445,11 @@ class TestLoad:
 
 
 class TestStatus:
-    def test_shipped_data_and_exit_0(self, monkeypatch, capsys):
+    def test_shipped_data_status(self, monkeypatch, capsys):
         monkeypatch.delenv("SECURITYBP_ADVISORIES", raising=False)
-        assert main_advisories([]) == 0
+        python_end = SHIPPED["python_end_of_life"]["dates"][PYTHON]
+        # Exit 1 once this Python is past its end of life, 0 until then.
+        assert main_advisories([]) == int(date.fromisoformat(python_end) < TODAY)
         out = capsys.readouterr().out
         assert out.splitlines()[:2] == [
             f"Advisory data: {SHIPPED_PATH} (shipped with collective.securitybp)",
