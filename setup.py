@@ -67,6 +67,8 @@ setup(
         "zope.component",
         "ZODB",
         "Zope>=5.9",
+        "packaging",
+        "jsonschema",
     ],
     extras_require={
         "test": [

@@ -149,7 +149,14 @@ def test_audit_json_shape(instance, json_report):
     assert json_report.returncode == 1, json_report.stderr
     data = json.loads(json_report.stdout)
     assert set(data) >= REPORT_KEYS
-    assert set(data["versions"]) == {"plone", "zope", "python", "securitybp"}
+    assert set(data["versions"]) == {
+        "plone",
+        "zope",
+        "python",
+        "securitybp",
+        "advisories",
+    }
+    assert data["versions"]["advisories"] is not None
     assert data["site"] == "/Plone"
     assert data["fail_on"] == "high"
     assert data["failed"] is True

@@ -58,7 +58,12 @@ class TestInstall:
         assert action.permissions == (MANAGE,)
 
     def test_permissions_for_manager_and_site_administrator_only(self, portal):
-        assert roles_of(portal, VIEW) == ["Manager", "Site Administrator"]
+        # The Security Auditor role (for monitoring) may view, not manage.
+        assert roles_of(portal, VIEW) == [
+            "Manager",
+            "Security Auditor",
+            "Site Administrator",
+        ]
         assert roles_of(portal, MANAGE) == ["Manager", "Site Administrator"]
 
     def test_uninstall_profile_hidden(self, portal):
@@ -105,7 +110,11 @@ class TestUninstall:
         assert IBrowserLayer in layer_utils.registered_layers()
         assert api.portal.get_registry_record("collective.securitybp.fail_on") == "high"
         assert "collective.securitybp" in configlet_ids(self.portal)
-        assert roles_of(self.portal, VIEW) == ["Manager", "Site Administrator"]
+        assert roles_of(self.portal, VIEW) == [
+            "Manager",
+            "Security Auditor",
+            "Site Administrator",
+        ]
 
 
 class TestUpgrade:

@@ -47,13 +47,24 @@ def _version(distribution):
 
 
 def versions():
-    """Versions of Plone, Zope, Python and this add-on."""
+    """Versions of Plone, Zope, Python and this add-on, and the date of the
+    advisory data in use."""
     return {
         "plone": _version("Products.CMFPlone"),
         "zope": _version("Zope"),
         "python": platform.python_version(),
         "securitybp": _version("collective.securitybp"),
+        "advisories": _advisories_date(),
     }
+
+
+def _advisories_date():
+    from collective.securitybp.advisories import current
+
+    try:
+        return current()[0].updated.isoformat()
+    except Exception:  # the update checks report broken data themselves
+        return None
 
 
 def fail_on_setting(site):
