@@ -65,7 +65,7 @@ class IAuditSettings(model.Schema):
             default=(
                 "An unacknowledged finding at or above this severity marks "
                 "the report as failed: the command line exits with 1 and the "
-                "JSON report says \"failed\": true. Monitoring relies on it."
+                'JSON report says "failed": true. Monitoring relies on it.'
             ),
         ),
         vocabulary=FAIL_ON_VOCABULARY,
