@@ -1,57 +1,23 @@
 """The report in a real headless Chromium, clicked as a person would."""
 
+from chromium import click
+from chromium import login
+from chromium import new_driver
+from chromium import PASSWORD
 from pathlib import Path
-import os
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 import pytest
-import shutil
 import transaction
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-PASSWORD = "a long test passphrase 42"
 SCREENSHOTS = Path(__file__).parent.parent / "var" / "screenshots"
-
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    if os.environ.get("CI"):
-        raise RuntimeError(
-            "Chromium is missing: `make test` installs Debian's chromium and "
-            "chromium-driver; run it as root or install them."
-        )
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed "
-        "(`make test` installs them)",
-        allow_module_level=True,
-    )
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=CHROMEDRIVER), options=options
-    )
-    driver.set_page_load_timeout(60)
+    driver = new_driver()
     yield driver
     driver.quit()
 
@@ -66,26 +32,6 @@ def site(functional, browser):
     transaction.commit()
     browser.delete_all_cookies()
     return f"http://{functional['host']}:{functional['port']}/{portal.getId()}"
-
-
-def login(browser, url, user):
-    browser.get(url + "/login")
-    browser.find_element(By.NAME, "__ac_name").send_keys(user)
-    browser.find_element(By.NAME, "__ac_password").send_keys(PASSWORD)
-    browser.find_element(
-        By.CSS_SELECTOR,
-        "#login-form button[type=submit], #login-form input[type=submit]",
-    ).click()
-    WebDriverWait(browser, 30).until(lambda b: b.get_cookie("__ac") is not None)
-
-
-def click(browser, element):
-    """Scroll the element to the middle of the window, then click it."""
-    # Bootstrap scrolls smoothly: scroll at once, or the click lands too early.
-    browser.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
-    )
-    element.click()
 
 
 def medium_count(browser):

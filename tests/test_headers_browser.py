@@ -2,44 +2,26 @@
 them, and the violations browsers report reach the collector and the report.
 """
 
+from chromium import login
+from chromium import new_driver
+from chromium import PASSWORD
 from collective.securitybp.headers import collector
 from collective.securitybp.headers import policy
 from plone import api
 from plone.app.testing import setRoles
 from plone.app.testing import TEST_USER_ID
 from plone.app.textfield.value import RichTextValue
-import os
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 import pytest
 import requests
-import shutil
 import time
 import transaction
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-PASSWORD = "a long test passphrase 42"
 PREFIX = "collective.securitybp."
 SETTLE = 1.5  # seconds for the patterns to finish after the load event
-
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    if os.environ.get("CI"):
-        raise RuntimeError(
-            "Chromium is missing: `make test` installs Debian's chromium and "
-            "chromium-driver; run it as root or install them."
-        )
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed "
-        "(`make test` installs them)",
-        allow_module_level=True,
-    )
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
 
 # Collect every violation a page sees, enforced or report-only, from the
 # first script on (CDP-injected scripts are not subject to the policy).
@@ -54,29 +36,7 @@ document.addEventListener('securitypolicyviolation', function (e) {
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1600",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(
-        service=Service(executable_path=CHROMEDRIVER), options=options
-    )
-    driver.set_page_load_timeout(60)
-    driver.execute_cdp_cmd(
-        "Page.addScriptToEvaluateOnNewDocument", {"source": LISTENER}
-    )
+    driver = new_driver(console_log=True, init_script=LISTENER)
     yield driver
     driver.quit()
 
@@ -121,14 +81,6 @@ def configure(**records):
     for name, value in records.items():
         api.portal.set_registry_record(PREFIX + name, value)
     transaction.commit()
-
-
-def login(browser, url, user):
-    browser.get(url + "/login")
-    browser.find_element(By.NAME, "__ac_name").send_keys(user)
-    browser.find_element(By.NAME, "__ac_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
-    WebDriverWait(browser, 30).until(lambda b: b.get_cookie("__ac") is not None)
 
 
 def visit(browser, url, ready=None):

@@ -1,52 +1,20 @@
 """The guard's settings and its proxy rules page in a real headless Chromium."""
 
+from chromium import click
+from chromium import login
+from chromium import new_driver
+from chromium import PASSWORD
 from collective.securitybp.settings import clear_cache
-import os
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import WebDriverWait
 import pytest
-import shutil
 import transaction
-
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-PASSWORD = "a long test passphrase 42"
-
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    if os.environ.get("CI"):
-        raise RuntimeError("Chromium is missing: `make test` installs it.")
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed",
-        allow_module_level=True,
-    )
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1600",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=CHROMEDRIVER), options=options
-    )
-    driver.set_page_load_timeout(60)
+    driver = new_driver()
     yield driver
     driver.quit()
 
@@ -63,22 +31,6 @@ def site(functional, browser):
     return f"http://{functional['host']}:{functional['port']}/{portal.getId()}"
 
 
-def login(browser, url):
-    browser.get(url + "/login")
-    browser.find_element(By.NAME, "__ac_name").send_keys("siteadmin")
-    browser.find_element(By.NAME, "__ac_password").send_keys(PASSWORD)
-    browser.find_element(
-        By.CSS_SELECTOR,
-        "#login-form button[type=submit], #login-form input[type=submit]",
-    ).click()
-    WebDriverWait(browser, 30).until(lambda b: b.get_cookie("__ac") is not None)
-
-
-def click(browser, element):
-    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-    element.click()
-
-
 def open_guard_settings(browser, url):
     browser.get(url + "/@@securitybp-controlpanel")
     tab = browser.find_element(By.PARTIAL_LINK_TEXT, "Management interface")
@@ -93,7 +45,7 @@ def save(browser):
 
 
 def test_site_administrator_sets_up_the_guard(browser, site):
-    login(browser, site)
+    login(browser, site, "siteadmin")
 
     # Block mode without a manage host is refused, with the reason.
     open_guard_settings(browser, site).select_by_value("block")
