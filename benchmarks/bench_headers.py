@@ -19,6 +19,7 @@ virtualenv's Python::
     .venv/bin/python benchmarks/bench_headers.py
 """
 
+from _layers import layer_stack
 from collective.securitybp.headers.subscriber import add_security_headers
 from collective.securitybp.interfaces import IBrowserLayer
 from collective.securitybp.testing import INTEGRATION_TESTING
@@ -36,16 +37,6 @@ import timeit
 LIMIT_MICROSECONDS = 20.0
 NUMBER = 20_000
 ROUNDS = 7
-
-
-def layer_stack(layer, stack=None):
-    """``layer`` and its bases, bases first, as a test runner sets them up."""
-    stack = [] if stack is None else stack
-    for base in layer.__bases__:
-        layer_stack(base, stack)
-    if layer not in stack:
-        stack.append(layer)
-    return stack
 
 
 def per_call(statement, number=NUMBER):

@@ -21,6 +21,7 @@ virtualenv's Python::
     .venv/bin/python benchmarks/bench_headers_throughput.py
 """
 
+from _layers import layer_stack
 from concurrent.futures import ThreadPoolExecutor
 from statistics import median
 import http.client
@@ -59,16 +60,6 @@ def client_process(port, path):
         started = time.perf_counter()
         list(pool.map(run, connections, [count // CLIENTS] * CLIENTS))
         print(time.perf_counter() - started, flush=True)
-
-
-def layer_stack(layer, stack=None):
-    """``layer`` and its bases, bases first, as a test runner sets them up."""
-    stack = [] if stack is None else stack
-    for base in layer.__bases__:
-        layer_stack(base, stack)
-    if layer not in stack:
-        stack.append(layer)
-    return stack
 
 
 def main():

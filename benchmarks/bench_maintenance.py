@@ -20,6 +20,7 @@ Python::
     .venv/bin/python benchmarks/bench_maintenance.py
 """
 
+from _layers import layer_stack
 from AccessControl.PermissionRole import rolesForPermissionOn
 from App.config import getConfiguration
 from collective.securitybp.audit import AuditContext
@@ -51,16 +52,6 @@ FULL_TEXT = "SearchableText"
 NOW = datetime.now(timezone.utc)
 
 BENCH = FunctionalTesting(bases=(FIXTURE,), name="securitybp:bench-maintenance")
-
-
-def layer_stack(layer, stack=None):
-    """``layer`` and its bases, bases first, as a test runner sets them up."""
-    stack = [] if stack is None else stack
-    for base in layer.__bases__:
-        layer_stack(base, stack)
-    if layer not in stack:
-        stack.append(layer)
-    return stack
 
 
 def set_state(workflow, definition, obj, state):

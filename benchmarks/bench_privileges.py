@@ -22,6 +22,7 @@ virtualenv's Python::
     .venv/bin/python benchmarks/bench_privileges.py
 """
 
+from _layers import layer_stack
 from AuthEncoding.AuthEncoding import pw_encrypt
 from collective.securitybp.audit import AuditContext
 from collective.securitybp.audit import registered_checks
@@ -128,16 +129,6 @@ def build_content(portal):
                 item.setCreators(["user00001"])  # a Manager at work
                 item.reindexObject(idxs=["Creator"])
     setRoles(portal, TEST_USER_ID, ["Member"])
-
-
-def layer_stack(layer, stack=None):
-    """``layer`` and its bases, bases first, as a test runner sets them up."""
-    stack = [] if stack is None else stack
-    for base in layer.__bases__:
-        layer_stack(base, stack)
-    if layer not in stack:
-        stack.append(layer)
-    return stack
 
 
 def run_family(context, checks):

@@ -18,6 +18,7 @@ virtualenv's Python::
     .venv/bin/python benchmarks/bench_zmi_throughput.py
 """
 
+from _layers import layer_stack
 from collective.securitybp.testing import FUNCTIONAL_TESTING
 from collective.securitybp.zmi.guard import on_pub_start
 from concurrent.futures import ThreadPoolExecutor
@@ -40,16 +41,6 @@ REQUESTS = 12  # per round: short rounds, so slow drifts of load cancel out
 WARMUP = 30
 MAX_SECONDS = 180  # stop early, with what was measured, after this long
 LIMIT_RATIO = 0.99
-
-
-def layer_stack(layer, stack=None):
-    """``layer`` and its bases, bases first, as a test runner sets them up."""
-    stack = [] if stack is None else stack
-    for base in layer.__bases__:
-        layer_stack(base, stack)
-    if layer not in stack:
-        stack.append(layer)
-    return stack
 
 
 ENABLED = [True]
