@@ -72,6 +72,8 @@ setup(
     ],
     extras_require={
         "test": [
+            # The whole Plone distribution, as in an integrator's site.
+            "Plone",
             "plone.classicui",
             "plone.app.testing",
             "plone.testing>=8.0",
