@@ -1,7 +1,6 @@
 """Update checks and the advisory data: firing, quiet, loading a new file."""
 
 from collective.securitybp import advisories
-from collective.securitybp.advisories import main_advisories
 from collective.securitybp.advisories import SHIPPED_PATH
 from collective.securitybp.audit import AuditContext
 from collective.securitybp.checks.updates import AdvisoryDataStale
@@ -9,6 +8,7 @@ from collective.securitybp.checks.updates import AdvisoryFileIgnored
 from collective.securitybp.checks.updates import PlonePastSecuritySupport
 from collective.securitybp.checks.updates import PythonPastEndOfLife
 from collective.securitybp.checks.updates import VulnerableDistribution
+from collective.securitybp.cli_advisories import main_advisories
 from datetime import date
 from datetime import datetime
 from datetime import timedelta

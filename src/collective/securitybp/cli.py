@@ -619,7 +619,7 @@ def build_parser():
     )
     checks.set_defaults(handler=command_checks)
 
-    from collective.securitybp.advisories import add_command as add_advisories
+    from collective.securitybp.cli_advisories import add_command as add_advisories
 
     add_advisories(commands)
     return parser
