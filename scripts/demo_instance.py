@@ -344,7 +344,10 @@ def port_is_free(host, port):
 
 def print_access(instance, host, port):
     password = instance.password()
-    base = f"http://{host}:{port}"
+    # Plone shows its unthemed view on 127.0.0.1 (plone.app.theming's host
+    # name blacklist); localhost reaches the same server, themed.
+    public = "localhost" if host == "127.0.0.1" else host
+    base = f"http://{public}:{port}"
     print()
     print(f"  Site:            {base}/{SITE_ID}")
     print(f"  Security report: {base}/{SITE_ID}/@@security-report")
