@@ -427,6 +427,23 @@ class TestThroughTheWebCode:
     def test_quiet_on_a_fresh_site(self, portal):
         assert run(self.check, portal) == []
 
+    def test_zope_default_root_page_is_not_reported(self, portal, app):
+        from OFS.Application import DEFAULT_ROOT_TEMPLATE
+        from Products.PageTemplates.ZopePageTemplate import manage_addPageTemplate
+
+        manage_addPageTemplate(app, "index_html", text=DEFAULT_ROOT_TEMPLATE)
+        assert run(self.check, portal) == []
+
+    def test_changed_root_page_is_reported(self, portal, app):
+        from Products.PageTemplates.ZopePageTemplate import manage_addPageTemplate
+
+        manage_addPageTemplate(app, "index_html", text="<p tal:content='python:1'/>")
+        [finding] = run(self.check, portal)
+        assert finding["detail"] == (
+            "1 objects hold code or templates edited through the web: "
+            "/index_html (Page Template)."
+        )
+
     def test_inventory(self, portal, app):
         from OFS.Folder import manage_addFolder
         from Products.PageTemplates.ZopePageTemplate import manage_addPageTemplate

@@ -749,9 +749,24 @@ def ttw_items(container, path, meta_types=TTW_META_TYPES):
     return found
 
 
+def is_zope_default_page(root):
+    """True when the root's ``index_html`` is the page Zope itself created."""
+    from OFS.Application import DEFAULT_ROOT_TEMPLATE
+
+    page = getattr(aq_base(root), "index_html", None)
+    read = getattr(page, "read", None)
+    try:
+        return read is not None and read().strip() == DEFAULT_ROOT_TEMPLATE.strip()
+    except Exception:  # an unreadable template is reported, not hidden
+        return False
+
+
 def root_ttw_items(root):
-    """Code objects at the Zope root and in its plain folders."""
+    """Code objects at the Zope root and in its plain folders, except the
+    default page Zope creates at the root."""
     found = ttw_items(root, "")
+    if is_zope_default_page(root):
+        found = [item for item in found if item[0] != "/index_html"]
     queue = [(root, "")]
     visited = 0
     while queue and visited < MAX_ROOT_FOLDERS:
@@ -776,7 +791,9 @@ class ThroughTheWebCode(Check):
     the rights of their owner, escape code review and version control, and
     are what attackers add or change after a break-in. The check lists them
     at the Zope root (and its plain folders), on the site root and in the
-    two customisation folders; it does not search content folders.
+    two customisation folders; it does not search content folders. The
+    root's ``index_html`` is left out while it is the page Zope itself
+    created.
 
     Example finding: "Code stored through the web" (medium), with the
     inventory "/Plone/portal_skins/custom/main_template (Page Template)".
