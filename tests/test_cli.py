@@ -423,5 +423,6 @@ def test_audit_while_the_instance_runs(instance):
     log = output.read_text()
     # make start's second run reuses the instance and prints how to log in
     assert "Creating" not in log
-    assert f"http://127.0.0.1:{instance.port}/Plone/@@security-report" in log
+    # The printed URLs use localhost: Plone un-themes 127.0.0.1.
+    assert f"http://localhost:{instance.port}/Plone/@@security-report" in log
     assert "Login:           admin" in log
