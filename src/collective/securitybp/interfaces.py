@@ -1,6 +1,7 @@
 """Interfaces of collective.securitybp."""
 
 from collective.securitybp import _
+from collective.securitybp.exc import InvalidSetting
 from collective.securitybp.headers import policy as header_policy
 from collective.securitybp.zmi import config as zmi_config
 from plone.autoform import directives
@@ -8,7 +9,6 @@ from plone.supermodel import model
 from zope import schema
 from zope.interface import Attribute
 from zope.interface import Interface
-from zope.interface import Invalid
 from zope.interface import invariant
 from zope.publisher.interfaces.browser import IDefaultBrowserLayer
 from zope.schema.vocabulary import SimpleTerm
@@ -88,8 +88,7 @@ def privileges_days(value):
     :raises zope.interface.Invalid: with a message that says what to enter.
     """
     if not 1 <= value <= PRIVILEGES_MAX_DAYS:
-        # No variables: the REST API shows the message untranslated.
-        raise Invalid(
+        raise InvalidSetting(
             _(
                 "The number of days must be from 1 to 3650 (about ten "
                 "years): enter a whole number in that range."
@@ -390,20 +389,6 @@ BACKUPS_DEFAULT_LOCATIONS = (
     "var/blobstoragezips",
 )
 BACKUPS_MAX_AGE_LIMIT = 24 * 366
-
-
-class InvalidSetting(Invalid):
-    """A setting that cannot be used, with a translatable message.
-
-    ``str()`` gives the message with its values filled in: plone.restapi
-    reports ``str(error)`` when ``PATCH @controlpanels`` refuses a value,
-    while the control panel form translates the message itself.
-    """
-
-    def __str__(self):
-        from zope.i18n import translate
-
-        return translate(self.args[0])
 
 
 def backups_location(value):

@@ -9,8 +9,7 @@ so that the form, the REST API and the hot path share one grammar.
 
 from collective.securitybp import _
 from collective.securitybp import logger
-from zope.i18n import translate
-from zope.interface import Invalid
+from collective.securitybp.exc import InvalidSetting
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
 import re
@@ -282,15 +281,8 @@ _HOST_SOURCE = re.compile(
 )
 
 
-class HeaderSettingError(Invalid):
-    """A header setting is invalid; ``args[0]`` is a translatable message.
-
-    ``str()`` gives the English message with its values filled in (the REST
-    API shows it as is).
-    """
-
-    def __str__(self):
-        return translate(self.args[0])
+class HeaderSettingError(InvalidSetting):
+    """A header setting is invalid."""
 
 
 def _fail(text, **mapping):

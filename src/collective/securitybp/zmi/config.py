@@ -7,11 +7,10 @@ add-on but its message factory, so ``interfaces.py`` can import it.
 """
 
 from collective.securitybp import _
+from collective.securitybp.exc import InvalidSetting
 from dataclasses import dataclass
 from plone.registry.interfaces import IRegistry
 from zope.component import queryUtility
-from zope.i18n import translate
-from zope.interface import Invalid
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
 import ipaddress
@@ -45,18 +44,6 @@ HOST_PATTERN = re.compile(
     r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$"
 )
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-class InvalidSetting(Invalid):
-    """A refused value; its text names the value and says what to enter.
-
-    ``args[0]`` is a translatable message, which the control panel form
-    translates; ``str()`` gives its English text with the values filled in,
-    which is what plone.restapi puts in its error response.
-    """
-
-    def __str__(self):
-        return translate(self.args[0])
 
 
 def guard_switched_off():
