@@ -72,7 +72,7 @@ bench: install ## Run the benchmarks (side-by-side ratios; figures on stdout)
 
 .PHONY: docs
 docs: install ## Regenerate README's table of checks from the registered checks
-	$(BIN)/python -m collective.securitybp.docs README.rst
+	$(BIN)/python scripts/update_readme_checks.py README.rst
 
 .PHONY: clean
 clean: ## Remove the virtualenv, the demo instance and build files

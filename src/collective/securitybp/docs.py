@@ -1,6 +1,7 @@
 """The README's section on the checks, generated from the registered checks.
 
-``make docs`` rewrites the part of README.rst between the markers
+``make docs`` (``scripts/update_readme_checks.py``) rewrites the part of
+README.rst between the markers
 ``.. checks-table-start`` and ``.. checks-table-end``; a test fails when the
 README and the registry disagree.
 """
@@ -55,29 +56,3 @@ def replace_section(readme_text, section):
     before, rest = readme_text.split(START, 1)
     _old, after = rest.split(END, 1)
     return before + section + after
-
-
-def main():  # pragma: no cover - used by `make docs`
-    from collective.securitybp.audit import registered_checks
-    from pathlib import Path
-    from zope.configuration import xmlconfig
-    import collective.securitybp
-    import collective.securitybp.checks
-    import sys
-
-    context = xmlconfig.file("meta.zcml", package=collective.securitybp)
-    xmlconfig.file(
-        "configure.zcml", package=collective.securitybp.checks, context=context
-    )
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.rst")
-    path.write_text(
-        replace_section(
-            path.read_text(encoding="utf-8"), checks_rst(registered_checks())
-        ),
-        encoding="utf-8",
-    )
-    print(f"Updated the checks in {path}.")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
