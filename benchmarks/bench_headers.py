@@ -19,7 +19,8 @@ virtualenv's Python::
     .venv/bin/python benchmarks/bench_headers.py
 """
 
-from _layers import layer_stack
+from _layers import set_up
+from _layers import tear_down
 from collective.securitybp.headers.subscriber import add_security_headers
 from collective.securitybp.interfaces import IBrowserLayer
 from collective.securitybp.testing import INTEGRATION_TESTING
@@ -61,11 +62,7 @@ def prepare(request, portal, path, https):
 
 def main():
     logging.basicConfig(level=logging.WARNING)
-    layers = layer_stack(INTEGRATION_TESTING)
-    for layer in layers:
-        layer.setUp()
-    for layer in layers:
-        layer.testSetUp()
+    layers = set_up(INTEGRATION_TESTING)
     try:
         portal = INTEGRATION_TESTING["portal"]
         request = INTEGRATION_TESTING["request"]
@@ -127,10 +124,7 @@ def main():
         )
         return 0 if worst < LIMIT_MICROSECONDS else 1
     finally:
-        for layer in reversed(layers):
-            layer.testTearDown()
-        for layer in reversed(layers):
-            layer.tearDown()
+        tear_down(layers)
 
 
 if __name__ == "__main__":

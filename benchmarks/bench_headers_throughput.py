@@ -21,7 +21,8 @@ virtualenv's Python::
     .venv/bin/python benchmarks/bench_headers_throughput.py
 """
 
-from _layers import layer_stack
+from _layers import set_up
+from _layers import tear_down
 from concurrent.futures import ThreadPoolExecutor
 from statistics import median
 import http.client
@@ -73,11 +74,7 @@ def main():
     import transaction
 
     logging.basicConfig(level=logging.WARNING)
-    layers = layer_stack(FUNCTIONAL_TESTING)
-    for layer in layers:
-        layer.setUp()
-    for layer in layers:
-        layer.testSetUp()
+    layers = set_up(FUNCTIONAL_TESTING)
     client = None
     try:
         app = FUNCTIONAL_TESTING["app"]
@@ -169,10 +166,7 @@ def main():
         if client is not None:
             client.stdin.close()
             client.wait(timeout=60)
-        for layer in reversed(layers):
-            layer.testTearDown()
-        for layer in reversed(layers):
-            layer.tearDown()
+        tear_down(layers)
 
 
 if __name__ == "__main__":

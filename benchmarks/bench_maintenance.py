@@ -20,7 +20,8 @@ Python::
     .venv/bin/python benchmarks/bench_maintenance.py
 """
 
-from _layers import layer_stack
+from _layers import set_up
+from _layers import tear_down
 from AccessControl.PermissionRole import rolesForPermissionOn
 from App.config import getConfiguration
 from collective.securitybp.audit import AuditContext
@@ -175,10 +176,7 @@ def naive_unpublished(portal):
 
 
 def main():
-    layers = layer_stack(BENCH)
-    for layer in layers:
-        layer.setUp()
-    BENCH.testSetUp()
+    layers = set_up(BENCH)
     directory = tempfile.mkdtemp(prefix="securitybp-bench-")
     configuration = getConfiguration()
     clienthome = getattr(configuration, "clienthome", None)
@@ -234,9 +232,7 @@ def main():
         print("Within limits" if cold < LIMIT_SECONDS else "OVER LIMITS")
     finally:
         configuration.clienthome = clienthome
-        BENCH.testTearDown()
-        for layer in reversed(layers):
-            layer.tearDown()
+        tear_down(layers)
         for root, dirs, files in os.walk(directory, topdown=False):
             for name in files:
                 os.unlink(os.path.join(root, name))

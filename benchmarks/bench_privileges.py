@@ -22,7 +22,8 @@ virtualenv's Python::
     .venv/bin/python benchmarks/bench_privileges.py
 """
 
-from _layers import layer_stack
+from _layers import set_up
+from _layers import tear_down
 from AuthEncoding.AuthEncoding import pw_encrypt
 from collective.securitybp.audit import AuditContext
 from collective.securitybp.audit import registered_checks
@@ -181,11 +182,8 @@ def peers_folders(portal):
 
 
 def main():
-    layers = layer_stack(BENCH)
-    for layer in layers:
-        layer.setUp()
     BENCH["host"], BENCH["port"] = "127.0.0.1", 0  # no server: requests only
-    BENCH.testSetUp()
+    layers = set_up(BENCH)
     try:
         portal, app = BENCH["portal"], BENCH["app"]
         started = time.perf_counter()
@@ -256,9 +254,7 @@ def main():
         ok = cold_time < LIMIT_SECONDS and added_mb < LIMIT_MB
         print("Within limits" if ok else "OVER LIMITS")
     finally:
-        BENCH.testTearDown()
-        for layer in reversed(layers):
-            layer.tearDown()
+        tear_down(layers)
 
 
 if __name__ == "__main__":

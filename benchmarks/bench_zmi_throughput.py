@@ -18,7 +18,8 @@ virtualenv's Python::
     .venv/bin/python benchmarks/bench_zmi_throughput.py
 """
 
-from _layers import layer_stack
+from _layers import set_up
+from _layers import tear_down
 from collective.securitybp.testing import FUNCTIONAL_TESTING
 from collective.securitybp.zmi.guard import on_pub_start
 from concurrent.futures import ThreadPoolExecutor
@@ -90,11 +91,7 @@ def round_of(url, sessions, pool, count):
 
 def main():
     logging.basicConfig(level=logging.WARNING)
-    layers = layer_stack(FUNCTIONAL_TESTING)
-    for layer in layers:
-        layer.setUp()
-    for layer in layers:
-        layer.testSetUp()
+    layers = set_up(FUNCTIONAL_TESTING)
     try:
         app = FUNCTIONAL_TESTING["app"]
         portal = FUNCTIONAL_TESTING["portal"]
@@ -161,10 +158,7 @@ def main():
         return 0 if ratio >= LIMIT_RATIO else 1
     finally:
         remove_switch()
-        for layer in reversed(layers):
-            layer.testTearDown()
-        for layer in reversed(layers):
-            layer.tearDown()
+        tear_down(layers)
 
 
 if __name__ == "__main__":
