@@ -41,7 +41,7 @@ audit: install ## Audit the demo instance's site from the command line (fails on
 TEST_DEBS := chromium chromium-driver nginx-light haproxy apache2-bin
 .PHONY: test-deps
 test-deps:
-	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "Installing$$missing"; apt-get update -qq && \
