@@ -379,3 +379,29 @@ class TestAcknowledgements:
         assert report.checks_run >= 2
         assert list(txn._resources) == resources
         assert list(connection._registered_objects) == registered
+
+
+class TestSharedPerAudit:
+    def test_computed_once_per_audit(self, portal):
+        from collective.securitybp.audit import AuditContext
+
+        calls = []
+
+        def factory(context):
+            calls.append(context)
+            return object()
+
+        context = AuditContext(portal, portal.getPhysicalRoot(), NOW)
+        first = context.shared("test.value", factory)
+        assert context.shared("test.value", factory) is first
+        assert calls == [context]
+        other = AuditContext(portal, portal.getPhysicalRoot(), NOW)
+        assert other.shared("test.value", factory) is not first
+        assert len(calls) == 2
+
+    def test_backup_checks_scan_once(self, portal):
+        from collective.securitybp.audit import AuditContext
+        from collective.securitybp.checks import backups
+
+        context = AuditContext(portal, portal.getPhysicalRoot(), NOW)
+        assert backups.backup_state(context) is backups.backup_state(context)

@@ -9,6 +9,7 @@ from collective.securitybp.model import Finding
 from collective.securitybp.model import Report
 from collective.securitybp.model import Severity
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from datetime import timezone
 from importlib.metadata import PackageNotFoundError
@@ -29,6 +30,21 @@ class AuditContext:
     site: object  # the Plone site
     root: object  # the Zope application root
     now: datetime  # timezone-aware, the same for every check of one audit
+    _shared: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def shared(self, name, factory):
+        """A value computed once per audit and shared by its checks.
+
+        :param name: a key, prefixed with the family (``"privileges.survey"``).
+        :param factory: called with this context the first time.
+        :returns: what ``factory`` returned; the same object for the rest of
+            this audit, gone with the context afterwards.
+        """
+        try:
+            return self._shared[name]
+        except KeyError:
+            value = self._shared[name] = factory(self)
+            return value
 
 
 def registered_checks():

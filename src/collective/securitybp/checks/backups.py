@@ -170,6 +170,10 @@ class BackupState:
 
 def backup_state(context):
     """Everything the backup checks look at, computed once per audit."""
+    return context.shared("backups.state", _backup_state)
+
+
+def _backup_state(context):
     settings = get_settings(context.site)
     locations = settings.get("backups_locations") or list(BACKUPS_DEFAULT_LOCATIONS)
     max_age = settings.get("backups_max_age_hours") or DEFAULT_MAX_AGE_HOURS

@@ -34,7 +34,6 @@ from types import MappingProxyType
 from ZODB._compat import PersistentUnpickler
 from zope.component import queryUtility
 from zope.i18nmessageid import Message
-import weakref
 
 
 SITE_ADMINISTRATOR = "Site Administrator"
@@ -336,26 +335,9 @@ class Survey:
         return self._created[days]
 
 
-_surveys = {}  # id(context) -> (weak reference to the context, survey)
-
-
 def survey(context):
-    """The :class:`Survey` of an audit, read once for all of its checks.
-
-    Remembered for as long as that very context object lives (one audit),
-    so each audit reads the current data and nothing piles up.
-    """
-    key = id(context)
-    entry = _surveys.get(key)
-    if entry is not None and entry[0]() is context:
-        return entry[1]
-    result = Survey(context)
-    try:
-        ref = weakref.ref(context, lambda _ref: _surveys.pop(key, None))
-    except TypeError:  # a context that cannot be referenced weakly
-        return result
-    _surveys[key] = (ref, result)
-    return result
+    """The :class:`Survey` of an audit, read once for all of its checks."""
+    return context.shared("privileges.survey", Survey)
 
 
 class NoSiteAdministrator(Check):

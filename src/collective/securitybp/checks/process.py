@@ -30,7 +30,6 @@ import pwd
 import re
 import shlex
 import stat
-import weakref
 
 
 MAX_ENTRIES = 2000  # direct entries judged per code location
@@ -75,17 +74,12 @@ CREDENTIAL_PATTERNS = (
 
 # What the checks look at, once per audit
 
-_last = (None, None)
-
 
 def layout_for(context):
     """The installation layout of this audit, discovered once per audit."""
-    global _last
-    ref, layout = _last
-    if ref is None or ref() is not context:
-        layout = installation_layout(root=context.root)
-        _last = (weakref.ref(context), layout)
-    return layout
+    return context.shared(
+        "process.layout", lambda ctx: installation_layout(root=ctx.root)
+    )
 
 
 # Permissions
