@@ -6,6 +6,7 @@ from collective.securitybp.checks.headers import CSPUnsafeScripts
 from collective.securitybp.checks.headers import HeadersSwitchedOff
 from collective.securitybp.checks.headers import HSTSMissing
 from collective.securitybp.checks.headers import PoweredByDisclosed
+from collective.securitybp.headers import collector
 from collective.securitybp.headers import policy
 from collective.securitybp.headers.collector import parse_reports
 from collective.securitybp.headers.collector import ReportStore
@@ -33,6 +34,18 @@ def run(check, portal):
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
     return [f.to_dict() for f in check.run(context)]
+
+
+def violation(blocked="https://a/", directive="img-src", document="/p"):
+    return {
+        "directive": directive,
+        "blocked": blocked,
+        "document": document,
+        "disposition": "report",
+        "source": "",
+        "line": 0,
+        "sample": "",
+    }
 
 
 def error_of(function, *args):
@@ -86,9 +99,23 @@ class TestCSPGrammar:
             (" ; ", "The Content-Security-Policy is empty"),
             (
                 "default-src 'self'\r\nSet-Cookie: a=b",
-                "contains a control character ('\\r')",
+                "The Content-Security-Policy contains a line break U+000D ('\\r') "
+                "at column 19: a header is one line",
             ),
-            ("default-src 'self'\x07", "contains a control character ('\\x07')"),
+            (
+                "default-src 'self'\x07",
+                "contains a control character U+0007 ('\\x07') at column 19, "
+                "which HTTP cannot carry",
+            ),
+            (
+                "default-src \u2018self\u2019",
+                "contains a curly quote U+2018 (\u2018) at column 13, which HTTP "
+                "cannot carry: use straight quotes (' or \") instead.",
+            ),
+            (
+                "img-src 'self' https://ex\u00e4mple.org",
+                "contains U+00E4 (\u00e4) at column 26, which HTTP cannot carry",
+            ),
             ("img-src " + "a" * 4100, "is longer than 4 KiB (4108 bytes)"),
         ],
     )
@@ -112,25 +139,131 @@ class TestHeaderLines:
     @pytest.mark.parametrize(
         "lines,message",
         [
-            (["X-Frame-Options DENY"], "'X-Frame-Options DENY' is not a header"),
+            (
+                ["X-Frame-Options DENY"],
+                "Line 1 'X-Frame-Options DENY' is not a header",
+            ),
             (["X Frame: DENY"], "'X Frame' is not a valid header name"),
             (
                 ["Set-Cookie: a=b"],
-                "Set-Cookie frames the HTTP response or belongs to Zope",
+                "The add-on does not set Set-Cookie: it sets cookies",
             ),
             (["Content-Security-Policy: default-src 'self'"], "has its own settings"),
             (
                 ["Strict-Transport-Security: max-age=1"],
                 "Strict-Transport-Security fields",
             ),
-            (["X-A: b\r\nSet-Cookie: x=y"], "contains a control character ('\\r')"),
-            (["X-A: b\x00"], "contains a control character ('\\x00')"),
-            (["X-A: " + "b" * 4100], "is longer than 4 KiB"),
-            (["X-A: 1", "x-a: 2"], "x-a appears twice"),
+            (
+                ["X-A: b\r\nSet-Cookie: x=y"],
+                "Line 1 contains a line break U+000D ('\\r') at column 7",
+            ),
+            (
+                ["X-A: 1", "X-B: b\x00"],
+                "Line 2 contains a control character U+0000 ('\\x00') at column 7",
+            ),
+            (["X-A: " + "b" * 4100], "Line 1 is longer than 4 KiB (4105 bytes)"),
+            (["X-A: 1", "x-a: 2"], "x-a appears twice (lines 1 and 2)"),
+            # What HTTP cannot carry, named with its line and column.
+            (
+                [
+                    "X-Frame-Options: DENY",
+                    "",
+                    "Referrer-Policy: \u201cno-referrer\u201d",
+                ],
+                "Line 3 contains a curly quote U+201C (\u201c) at column 18, which "
+                "HTTP cannot carry: use straight quotes (' or \") instead.",
+            ),
+            (
+                ["X-Robots-Tag: noindex\u2026"],
+                "Line 1 contains U+2026 (\u2026) at column 22, which HTTP cannot "
+                "carry: a header holds only ASCII letters, digits, punctuation, "
+                "spaces and tabs.",
+            ),
+            (
+                ["X-A: a\u2028b"],
+                "Line 1 contains a line break U+2028 ('\\u2028') at column 7",
+            ),
+            (["X-A: caf\u00e9"], "Line 1 contains U+00E9 (\u00e9) at column 9"),
+            (["X-A: a\u00a0b"], "Line 1 contains U+00A0 ('\\xa0') at column 7"),
+            (["X-A: a\x85b"], "Line 1 contains a line break U+0085 ('\\x85')"),
+            (["X-A: a\x7fb"], "control character U+007F ('\\x7f') at column 7"),
+            (["\u2003"], "Line 1 contains U+2003 ('\\u2003') at column 1"),
         ],
     )
     def test_refuses(self, lines, message):
         assert message in error_of(IHeaderSettings["headers_overrides"].validate, lines)
+
+    @pytest.mark.parametrize(
+        "name,reason",
+        [
+            ("Content-Length", "it frames the HTTP message"),
+            ("Transfer-Encoding", "it frames the HTTP message"),
+            ("Content-Type", "it frames the HTTP message"),
+            ("Set-Cookie", "it sets cookies"),
+            ("Location", "it redirects"),
+            ("Refresh", "it redirects"),
+            ("Access-Control-Allow-Origin", "it is a CORS header"),
+            ("access-control-allow-credentials", "it is a CORS header"),
+            (
+                "Access-Control-Expose-Headers",
+                "it is a CORS header, which lets other sites read this one's "
+                "pages; configure CORS with plone.rest's CORS policy (the "
+                "plone:CORSPolicy ZCML directive) instead",
+            ),
+            ("Connection", "it is a hop-by-hop header"),
+            ("Keep-Alive", "it is a hop-by-hop header"),
+            ("Proxy-Authenticate", "it is a hop-by-hop header"),
+            ("Proxy-Anything", "it is a hop-by-hop header"),
+            ("TE", "it is a hop-by-hop header"),
+            ("Trailer", "it frames the HTTP message"),
+            ("Upgrade", "it is a hop-by-hop header"),
+            ("Server", "Zope and the web server set it"),
+            ("WWW-Authenticate", "Zope and the web server set it"),
+        ],
+    )
+    def test_refuses_headers_the_add_on_must_not_set(self, name, reason):
+        message = error_of(
+            IHeaderSettings["headers_overrides"].validate, ["X-A: 1", f"{name}: x"]
+        )
+        assert message.startswith(f"The add-on does not set {name}: {reason}")
+        assert message.endswith("Remove line 2.")
+
+    def test_total_size(self):
+        lines = [f"X-Pad-{n}: " + "a" * 2000 for n in range(4)]  # 4 x 2011 bytes
+        assert policy.configured_size(lines, "") == 8044
+        assert policy.configured_size(lines + ["X-Off:"], "") == 8044
+        policy.check_total_size(lines, "")
+        policy.check_total_size(lines[:3], "img-src " + "a" * 2000)
+        # The custom policy counts as a Content-Security-Policy-Report-Only
+        # header: 35 + 2 + 128 + 2 bytes.
+        assert policy.configured_size(lines, "img-src " + "a" * 120) == 8211
+        policy.check_total_size(lines, "img-src " + "a" * 101)  # 8192
+        message = error_of(policy.check_total_size, lines, "img-src " + "a" * 120)
+        assert message == (
+            "The header overrides and the custom policy add up to 8211 bytes, "
+            "over the 8 KiB (8192 bytes) they may take together: servers and "
+            "proxies refuse responses with big headers. Shorten them."
+        )
+
+    def test_total_size_is_an_invariant(self, portal):
+        lines = [f"X-Pad-{n}: " + "a" * 3000 for n in range(3)]
+        IHeaderSettings["headers_overrides"].validate(lines)  # each line is fine
+        errors = []
+
+        class Data:
+            headers_overrides = lines
+            headers_csp_policy = ""
+            headers_hsts_max_age = 31536000
+            headers_hsts_include_subdomains = True
+            headers_hsts_preload = False
+
+        with pytest.raises(Invalid):
+            IHeaderSettings.validateInvariants(Data(), errors)
+        assert [str(e) for e in errors] == [
+            "The header overrides and the custom policy add up to 9033 bytes, "
+            "over the 8 KiB (8192 bytes) they may take together: servers and "
+            "proxies refuse responses with big headers. Shorten them."
+        ]
 
 
 class TestHSTSSettings:
@@ -272,6 +405,96 @@ class TestPlan:
         assert plan_for(portal).preset == "compatible"
         assert not [r for r in caplog.records if "invalid value" in r.getMessage()]
 
+    def test_unsendable_lines_left_out_one_by_one(self, portal, caplog):
+        """Values stored bypassing validation: each bad line is left out
+        (the preset's value instead, or nothing), the others count."""
+        registry = api.portal.get_tool("portal_registry")
+        registry.records._values[PREFIX + "headers_overrides"] = [
+            "X-Frame-Options: DENY\u2019",
+            "Referrer-Policy: no-referrer",
+            "Refresh: 0; url=https://elsewhere.example.org/",
+            "Access-Control-Allow-Origin: *",
+            "X-Extra: caf\u00e9",
+            "X-Line: a\u2028b",
+            "X-Kept: 1",
+            "x-kept: 2",
+            42,
+        ]
+        from collective.securitybp.settings import bump
+
+        bump(portal)
+        policy._logged.clear()
+        headers = dict(plan_for(portal).headers_for(False, "/plone"))
+        assert headers["x-frame-options"] == "SAMEORIGIN"  # the preset's
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-kept"] == "1"
+        for name in ("refresh", "access-control-allow-origin", "x-extra", "x-line"):
+            assert name not in headers
+        logged = [
+            r.getMessage() for r in caplog.records if "left out" in r.getMessage()
+        ]
+        assert [m.split(" of ")[0] for m in logged] == [
+            "Line 1",
+            "Line 3",
+            "Line 4",
+            "Line 5",
+            "Line 6",
+            "Line 8",
+            "Line 9",
+        ]
+        assert "curly quote U+2019" in logged[0]
+        assert all(len(m) < 600 for m in logged)
+        caplog.clear()
+        bump(portal)
+        plan_for(portal)
+        assert not [r for r in caplog.records if "left out" in r.getMessage()]
+
+    def test_oversized_settings_cut_at_send_time(self, portal, caplog):
+        registry = api.portal.get_tool("portal_registry")
+        values = registry.records._values
+        values[PREFIX + "headers_overrides"] = [
+            f"X-Pad-{n}: " + "a" * 3000 for n in range(40)
+        ]
+        values[PREFIX + "headers_csp_mode"] = "enforce"
+        values[PREFIX + "headers_csp_policy"] = "img-src " + "a" * 3000
+        from collective.securitybp.settings import bump
+
+        bump(portal)
+        policy._logged.clear()
+        plan = plan_for(portal)
+        headers = plan.headers_for(True, "/plone")
+        pads = [name for name, _value in headers if name.startswith("x-pad-")]
+        assert pads == ["x-pad-0", "x-pad-1"]  # 2 x 3011 bytes; a third is over
+        assert plan.csp_policy == policy.COMPATIBLE_CSP  # the custom one is over
+        assert sum(policy.header_size(n, v) for n, v in headers) < 2 * 8192
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("The custom policy in" in m for m in messages)
+        assert len([m for m in messages if "take over 8 KiB" in m]) == 38
+
+    def test_last_safety_net(self, portal, caplog):
+        policy._logged.clear()
+        plan = policy.HeaderPlan(
+            static=[("x-good", "1"), ("x-bad", "a\u2019b"), ("x-crlf", "a\r\nb")],
+            csp_mode="enforce",
+            csp_policy="default-src 'self'",
+            csp_reporting=True,
+        )
+        headers = dict(plan.headers_for(False, "/pl\u00f6ne site"))
+        assert headers == {
+            "x-good": "1",
+            "content-security-policy": (
+                "default-src 'self'; report-uri /pl%C3%B6ne%20site/@@csp-report"
+            ),
+        }
+        assert plan.headers_for(False, "/pl\u00f6ne site") is plan.headers_for(
+            False, "/pl\u00f6ne site"
+        )
+        logged = [r.getMessage() for r in caplog.records]
+        assert len([m for m in logged if "cannot be sent" in m]) == 2
+        assert list(policy.sendable([("a", "ok\t"), ("b", b"x"), ("c", "\x80")])) == [
+            ("a", "ok\t")
+        ]
+
 
 class TestCollectorParsing:
     def test_legacy_report(self):
@@ -328,11 +551,44 @@ class TestCollectorParsing:
             [1],
             [{"type": "csp-violation"}],
             {"csp-report": {"blocked-uri": "inline"}},
+            {"csp-report": {"effective-directive": ["script-src"]}},
+            [{"type": "csp-violation", "body": {"effectiveDirective": {"a": 1}}}],
+            [{"type": "csp-violation", "body": []}],
+            None,
+            12,
+            [[]],
         ],
     )
     def test_malformed(self, payload):
         with pytest.raises(ValueError):
             parse_reports(payload)
+
+    def test_wrong_types_and_odd_text_are_tamed(self):
+        [violation] = parse_reports(
+            {
+                "csp-report": {
+                    "effective-directive": "img-src\x00\ud800",
+                    "blocked-uri": "http://[broken/x?token=1",
+                    "document-uri": "https://[::1/p?q",
+                    "source-file": {"not": "a string"},
+                    "line-number": 10**200,
+                    "disposition": ["enforce"],
+                    "script-sample": "a\x1b[31m\udfff" + "x" * 500,
+                }
+            }
+        )
+        assert violation == {
+            "directive": "img-src??",
+            "blocked": "http://[broken/x",
+            "document": "/",
+            "disposition": "",
+            "source": "",
+            "line": 0,
+            "sample": "a?[31m?" + "x" * 73,
+        }
+        for line in (True, -1, 1.5, "12", None, float("nan")):
+            payload = {"csp-report": {"effective-directive": "x", "line-number": line}}
+            assert parse_reports(payload)[0]["line"] == 0
 
     def test_store_bounds_and_aggregates(self):
         store = ReportStore()
@@ -369,6 +625,89 @@ class TestCollectorParsing:
         assert store.allow("10.0.0.1", now=100.0) is False
         assert store.allow("10.0.0.2", now=100.0) is True
         assert store.allow("10.0.0.1", now=101.5) is True  # one a second again
+
+    def test_rate_limit_counts_reports(self):
+        store = ReportStore()
+        assert store.take("10.0.0.1", 45, now=100.0) == 45
+        assert store.take("10.0.0.1", 45, now=100.0) == 15  # what is left
+        assert store.take("10.0.0.1", 45, now=100.0) == 0
+        assert store.take("10.0.0.1", 45, now=110.0) == 10  # one a second
+        assert store.take("10.0.0.1", 1, now=10000.0) == 1
+        assert store.take("10.0.0.1", 100, now=10000.0) == 59  # burst at most
+
+    def test_clients_forgotten_least_recent_first(self):
+        store = ReportStore()
+        store.take("victim", 60, now=0.0)  # empty
+        for n in range(collector.MAX_CLIENTS - 1):
+            store.take(f"10.1.{n // 256}.{n % 256}", now=1.0)
+        assert len(store._buckets) == collector.MAX_CLIENTS
+        store.take("victim", 1, now=1.0)  # seen again: now the most recent
+        for n in range(100):  # new clients push out the least recent only
+            store.take(f"10.2.0.{n}", now=1.0)
+        assert len(store._buckets) == collector.MAX_CLIENTS
+        assert "victim" in store._buckets
+        assert store.take("victim", 1, now=1.0) == 0  # still limited
+        assert "10.1.0.0" not in store._buckets
+        assert "10.1.0.100" in store._buckets
+
+    @pytest.mark.parametrize(
+        "address,key",
+        [
+            ("192.0.2.7", "192.0.2.7"),
+            ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+            ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+            ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+            ("::ffff:192.0.2.7", "192.0.2.7"),
+            ("fe80::1%eth0", "fe80::/64"),
+            ("not:an:address" * 10, ("not:an:address" * 10)[:64]),
+            ("", ""),
+        ],
+    )
+    def test_client_key(self, address, key):
+        assert collector.client_key(address) == key
+
+    def test_one_client_owns_a_bounded_share(self):
+        store = ReportStore()
+        store.add([violation(blocked="https://rare.example.net/")], "visitor", 1.0)
+        for n in range(1000):
+            store.add([violation(blocked=f"https://x/{n}")], "attacker", 2.0 + n)
+        assert len(store.violations) == collector.MAX_PER_CLIENT + 1
+        assert len(store._owned["attacker"]) == collector.MAX_PER_CLIENT
+        # the attacker's most recent 50 remain; the rare one stays
+        assert ("img-src", "https://rare.example.net/", "/p") in store.violations
+        assert ("img-src", "https://x/999", "/p") in store.violations
+        assert ("img-src", "https://x/949", "/p") not in store.violations
+        assert store.evicted == 950
+
+    def test_full_table_evicts_from_the_largest_owner(self):
+        store = ReportStore()
+        store.add([violation(blocked="https://rare/")], "visitor", 0.0)
+        for client in range(30):  # 30 networks, 50 each: more than the table
+            for n in range(collector.MAX_PER_CLIENT):
+                store.add(
+                    [violation(blocked=f"https://x/{client}/{n}")],
+                    f"net{client}",
+                    1.0 + n,
+                )
+        assert len(store.violations) == collector.MAX_VIOLATIONS
+        assert ("img-src", "https://rare/", "/p") in store.violations
+        assert max(len(keys) for keys in store._owned.values()) <= 50
+        assert sum(len(keys) for keys in store._owned.values()) == 1000
+        # counts add up on the same entry, whoever reports it
+        store.add([violation(blocked="https://rare/")] * 3, "net1", 99.0)
+        [rare] = [e for e in store.top(limit=None) if e["blocked"] == "https://rare/"]
+        assert (rare["count"], rare["clients"]) == (4, 2)
+        assert store.top(limit=1)[0]["blocked"] == "https://rare/"  # two clients
+
+    def test_table_never_grows_past_its_bounds(self):
+        store = ReportStore()
+        for n in range(5000):
+            store.add([violation(blocked=f"https://x/{n}")], f"c{n % 700}", float(n))
+        assert len(store.violations) == collector.MAX_VIOLATIONS
+        assert sum(len(keys) for keys in store._owned.values()) == 1000
+        assert len(store.recent) == collector.MAX_REPORTS
+        assert store.received == 5000
+        assert store.evicted == 4000
 
 
 @pytest.fixture(autouse=True)

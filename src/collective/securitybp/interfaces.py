@@ -299,6 +299,10 @@ class IHeaderSettings(model.Schema):
     def headers_hsts_preload_requirements(data):
         header_policy.preload_invariant(data)
 
+    @invariant
+    def headers_total_size(data):
+        header_policy.size_invariant(data)
+
 
 class IZMIGuardSettings(model.Schema):
     """Settings of the management interface guard and its checks."""

@@ -10,6 +10,7 @@ so that the form, the REST API and the hot path share one grammar.
 from collective.securitybp import _
 from collective.securitybp import logger
 from collective.securitybp.exc import InvalidSetting
+from urllib.parse import quote
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
 import re
@@ -17,6 +18,10 @@ import threading
 
 
 MAX_VALUE_LENGTH = 4096
+# All the header overrides and the custom policy together, as sent: with the
+# preset's own headers and Zope's, a response's headers stay well under the
+# 16 KiB many proxies and browsers accept.
+MAX_TOTAL_LENGTH = 8192
 # HSTS: the MDN Observatory's minimum, and what the preload list requires.
 HSTS_MIN_MAX_AGE = 15768000
 HSTS_PRELOAD_MIN_MAX_AGE = 31536000
@@ -152,30 +157,47 @@ STRICT_RELAXATIONS = (
 ZMI_PREFIX = "manage_"
 ZMI_RELAXATION = "'unsafe-inline'"
 
-# Headers the overrides may not touch: they frame the HTTP message or belong
-# to other parts of Zope.
-FORBIDDEN_HEADERS = frozenset(
-    {
-        "connection",
-        "content-encoding",
-        "content-length",
-        "content-type",
-        "date",
-        "host",
-        "keep-alive",
-        "location",
-        "proxy-authenticate",
-        "proxy-connection",
-        "server",
-        "set-cookie",
-        "status",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "www-authenticate",
-    }
+# Headers the overrides may not set, and why: they frame the HTTP message,
+# belong to the connection, set cookies, redirect, open the site to other
+# origins, or belong to Zope and the web server. A wrong value in any of them
+# breaks or redirects every response.
+_FRAMING = _("it frames the HTTP message, and a wrong value breaks every response")
+_HOP_BY_HOP = _(
+    "it is a hop-by-hop header, which belongs to the connection between "
+    "two servers, not to the page"
 )
+_COOKIES = _("it sets cookies, which belong to Plone and its add-ons")
+_REDIRECTS = _("it redirects, and on every response it would send every page away")
+_CORS = _(
+    "it is a CORS header, which lets other sites read this one's pages; "
+    "configure CORS with plone.rest's CORS policy (the plone:CORSPolicy ZCML "
+    "directive) instead"
+)
+_ZOPE = _("Zope and the web server set it")
+FORBIDDEN_HEADERS = {
+    "content-encoding": _FRAMING,
+    "content-length": _FRAMING,
+    "content-range": _FRAMING,
+    "content-type": _FRAMING,
+    "trailer": _FRAMING,
+    "transfer-encoding": _FRAMING,
+    "connection": _HOP_BY_HOP,
+    "keep-alive": _HOP_BY_HOP,
+    "te": _HOP_BY_HOP,
+    "upgrade": _HOP_BY_HOP,
+    "set-cookie": _COOKIES,
+    "set-cookie2": _COOKIES,
+    "location": _REDIRECTS,
+    "refresh": _REDIRECTS,
+    "date": _ZOPE,
+    "host": _ZOPE,
+    "server": _ZOPE,
+    "status": _ZOPE,
+    "www-authenticate": _ZOPE,
+}
+# Whole families: Access-Control-Allow-Origin, -Credentials, ...;
+# Proxy-Authenticate, Proxy-Connection, ...
+FORBIDDEN_PREFIXES = (("access-control-", _CORS), ("proxy-", _HOP_BY_HOP))
 # Headers with their own fields in the control panel.
 DEDICATED_HEADERS = {
     "content-security-policy": _("the Content-Security-Policy fields"),
@@ -267,7 +289,15 @@ SANDBOX_TOKENS = frozenset(
     }
 )
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# What an HTTP field value may hold (RFC 9110, field-value): visible ASCII,
+# space and tab. obs-text (0x80-0xFF) is refused too: servers send it as
+# latin-1, which browsers and proxies do not all read the same way; anything
+# beyond latin-1 cannot be sent at all and makes the server answer 500.
+_UNSENDABLE = re.compile(r"[^\t\x20-\x7e]")
+_SENDABLE = re.compile(r"[\t\x20-\x7e]*")
+LINE_BREAKS = frozenset("\r\n\x0b\x0c\x85\u2028\u2029")
+# Typographic quotes and primes a word processor puts instead of ' and ".
+CURLY_QUOTES = frozenset("\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2032\u2033")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _NONCE_OR_HASH = re.compile(
     r"^'(?:nonce|sha256|sha384|sha512)-[A-Za-z0-9+/_-]+={0,2}'$", re.IGNORECASE
@@ -289,37 +319,85 @@ def _fail(text, **mapping):
     raise HeaderSettingError(_(text, mapping=mapping))
 
 
+def _character(char):
+    """``U+2019 (’)``; a character that does not print as its escape."""
+    shown = char if char.isprintable() and not char.isspace() else repr(char)
+    return f"U+{ord(char):04X} ({shown})"
+
+
 def _check_value(value, what):
-    """Refuse control characters and values over 4 KiB in a header value."""
-    match = _CONTROL.search(value)
+    """Refuse what HTTP cannot carry, and values over 4 KiB.
+
+    :param value: a header value, or a whole override line.
+    :param what: how the message names it ("Line 2", "The custom policy").
+    :raises HeaderSettingError: naming the character and its column
+        (1-based), or the length.
+    """
+    match = _UNSENDABLE.search(value)
     if match is not None:
+        char = match.group(0)
+        mapping = {"what": what, "char": _character(char), "column": match.start() + 1}
+        if char in LINE_BREAKS:
+            _fail(
+                "${what} contains a line break ${char} at column ${column}: "
+                "a header is one line, and a line break would let it add "
+                "headers of its own. Write it on one line.",
+                **mapping,
+            )
+        if char in CURLY_QUOTES:
+            _fail(
+                "${what} contains a curly quote ${char} at column ${column}, "
+                "which HTTP cannot carry: use straight quotes (' or \") "
+                "instead.",
+                **mapping,
+            )
+        if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0:
+            _fail(
+                "${what} contains a control character ${char} at column "
+                "${column}, which HTTP cannot carry. Remove it.",
+                **mapping,
+            )
         _fail(
-            "${what} contains a control character (${char}): a line break "
-            "would let it add headers of its own. Write it on one line.",
-            what=what,
-            char=repr(match.group(0)),
+            "${what} contains ${char} at column ${column}, which HTTP cannot "
+            "carry: a header holds only ASCII letters, digits, punctuation, "
+            "spaces and tabs. Replace it (a host name with accents: use its "
+            "xn-- form).",
+            **mapping,
         )
-    if len(value.encode("utf-8")) > MAX_VALUE_LENGTH:
+    if len(value) > MAX_VALUE_LENGTH:
         _fail(
             "${what} is longer than 4 KiB (${length} bytes): proxies and "
             "browsers may drop it. Shorten it.",
             what=what,
-            length=len(value.encode("utf-8")),
+            length=len(value),
         )
 
 
-def parse_header_line(line):
+def _forbidden(key):
+    """Why the overrides may not set the header ``key``, or None."""
+    reason = FORBIDDEN_HEADERS.get(key)
+    if reason is None:
+        for prefix, family in FORBIDDEN_PREFIXES:
+            if key.startswith(prefix):
+                return family
+    return reason
+
+
+def parse_header_line(line, number=1):
     """Split an override line ``Name: value``; validate both halves.
 
     :param line: one line of the overrides setting.
+    :param number: its line number (1-based), for the messages.
     :returns: ``(name, value)``; ``value`` is ``""`` for ``Name:``.
     :raises HeaderSettingError: with a message saying what is wrong.
     """
+    _check_value(line, _("Line ${line}", mapping={"line": number}))
     if ":" not in line:
         _fail(
-            "'${line}' is not a header: write 'Name: value', or 'Name:' to "
-            "stop sending a header of the preset.",
-            line=line[:80],
+            "Line ${line} '${content}' is not a header: write 'Name: value', "
+            "or 'Name:' to stop sending a header of the preset.",
+            line=number,
+            content=line[:80],
         )
     name, value = line.split(":", 1)
     name, value = name.strip(), value.strip()
@@ -330,11 +408,13 @@ def parse_header_line(line):
             name=name[:80],
         )
     key = name.lower()
-    if key in FORBIDDEN_HEADERS:
+    reason = _forbidden(key)
+    if reason is not None:
         _fail(
-            "${name} frames the HTTP response or belongs to Zope: the add-on "
-            "does not set it.",
-            name=name,
+            "The add-on does not set ${name}: ${reason}. Remove line ${line}.",
+            name=name[:80],
+            reason=reason,
+            line=number,
         )
     if key in DEDICATED_HEADERS:
         _fail(
@@ -342,25 +422,62 @@ def parse_header_line(line):
             name=name,
             fields=DEDICATED_HEADERS[key],
         )
-    _check_value(value, name)
     return name, value
+
+
+def header_size(name, value):
+    """Bytes of one header on the wire: ``Name: value`` and CRLF."""
+    return len(name) + len(value) + 4
 
 
 def validate_header_lines(value):
     """Constraint of ``headers_overrides``: every line valid, no duplicates."""
-    seen = set()
-    for line in value or ():
-        _check_value(line, _("A header line"))
+    seen = {}
+    for number, line in enumerate(value or (), 1):
         if not line.strip():
+            _check_value(line, _("Line ${line}", mapping={"line": number}))
             continue
-        name, _value = parse_header_line(line)
+        name, _value = parse_header_line(line, number)
         if name.lower() in seen:
             _fail(
-                "${name} appears twice: keep one line per header.",
+                "${name} appears twice (lines ${first} and ${line}): keep one "
+                "line per header.",
                 name=name,
+                first=seen[name.lower()],
+                line=number,
             )
-        seen.add(name.lower())
+        seen[name.lower()] = number
     return True
+
+
+def configured_size(lines, policy):
+    """Bytes the header overrides and the custom policy take on the wire.
+
+    :param lines: the override lines (anything else counts nothing).
+    :param policy: the custom Content-Security-Policy, or None.
+    """
+    size = 0
+    for line in lines or ():
+        if isinstance(line, str) and ":" in line:
+            name, value = line.split(":", 1)
+            if value.strip():
+                size += header_size(name.strip(), value.strip())
+    if isinstance(policy, str) and policy.strip():
+        size += header_size(CSP_REPORT_ONLY_HEADER, policy.strip())
+    return size
+
+
+def check_total_size(lines, policy):
+    """All configured headers within :data:`MAX_TOTAL_LENGTH`."""
+    size = configured_size(lines, policy)
+    if size > MAX_TOTAL_LENGTH:
+        _fail(
+            "The header overrides and the custom policy add up to ${size} "
+            "bytes, over the 8 KiB (8192 bytes) they may take together: "
+            "servers and proxies refuse responses with big headers. Shorten "
+            "them.",
+            size=size,
+        )
 
 
 def accept_any_line(value):
@@ -407,7 +524,7 @@ def parse_csp(policy):
     :raises HeaderSettingError: an unknown directive, a directive given twice,
         a malformed source expression, or an unsafe character.
     """
-    _check_value(policy, "Content-Security-Policy")
+    _check_value(policy, _("The Content-Security-Policy"))
     directives = []
     seen = set()
     for part in policy.split(";"):
@@ -460,7 +577,7 @@ def validate_csp(value):
     if value and value.strip():
         parse_csp(value)
     elif value:
-        _check_value(value, "Content-Security-Policy")
+        _check_value(value, _("The Content-Security-Policy"))
     return True
 
 
@@ -512,6 +629,7 @@ def _relax(directives, extra):
     return "; ".join(parts)
 
 
+MAX_LOGGED = 1024
 _logged = set()
 _logged_lock = threading.Lock()
 
@@ -521,6 +639,8 @@ def log_once(key, message, *args, exc_info=False):
     with _logged_lock:
         if key in _logged:
             return
+        if len(_logged) >= MAX_LOGGED:  # bounded; at worst a line is repeated
+            _logged.clear()
         _logged.add(key)
     logger.warning(message, *args, exc_info=exc_info)
 
@@ -623,7 +743,7 @@ class HeaderPlan:
                 # Chromium reads Reporting-Endpoints only from HTTPS responses
                 # and, given report-to, ignores report-uri: over plain HTTP
                 # report-to would silence every report (measured, README).
-                endpoint = site_path.rstrip("/") + "/" + REPORT_VIEW
+                endpoint = quote(site_path.rstrip("/"), safe="/%") + "/" + REPORT_VIEW
                 policy += f"; report-uri {endpoint}"
                 if https:
                     policy += f"; report-to {REPORT_GROUP}"
@@ -631,18 +751,38 @@ class HeaderPlan:
                         ("reporting-endpoints", f'{REPORT_GROUP}="{endpoint}"')
                     )
             headers.append((self.csp_header.lower(), policy))
-        result = tuple(headers)
+        result = tuple(sendable(headers))
         if len(self._cache) < 256:  # a few virtual hosts; never unbounded
             self._cache[key] = result
         return result
 
 
+def sendable(headers):
+    """The last safety net: only values HTTP can carry, whatever the settings
+    or the request held. A value that is not is left out and logged once;
+    the other headers go out.
+
+    :param headers: ``(lower-case name, value)`` pairs.
+    """
+    for key, value in headers:
+        if isinstance(value, str) and _SENDABLE.fullmatch(value):
+            yield key, value
+        else:
+            log_once(
+                ("unsendable", key),
+                "The %s header cannot be sent (a character HTTP cannot "
+                "carry); responses go out without it.",
+                key,
+            )
+
+
 DISABLED = HeaderPlan(enabled=False)
 
 
-def _setting(snapshot, site_key, name):
+def _setting(snapshot, site_key, name, validate=True):
     """A validated setting from the snapshot; the schema default when it is
-    missing or broken (logged once)."""
+    missing or broken (logged once). ``validate=False`` leaves validating
+    to the caller."""
     from collective.securitybp.interfaces import IHeaderSettings
 
     field = IHeaderSettings[name]
@@ -657,6 +797,8 @@ def _setting(snapshot, site_key, name):
             field.default,
         )
         return field.default
+    if not validate:
+        return value
     try:
         field.validate(value)
     except Exception as error:
@@ -665,11 +807,58 @@ def _setting(snapshot, site_key, name):
             "The registry record collective.securitybp.%s has an invalid "
             "value (%s); using %r.",
             name,
-            str(error) or type(error).__name__,
+            (str(error) or type(error).__name__)[:300],
             field.default,
         )
         return field.default
     return value
+
+
+def _overrides(snapshot, site_key):
+    """The override lines that can be sent, by lower-case name, and the
+    bytes left of :data:`MAX_TOTAL_LENGTH`.
+
+    The record is validated line by line, not as a whole: a line that cannot
+    be sent (stored bypassing the control panel: a GenericSetup import, an
+    older version, a script) is left out and logged once, so that header
+    keeps the preset's value or is not sent, and every other line counts.
+    """
+    lines = _setting(snapshot, site_key, "headers_overrides", validate=False)
+    if not isinstance(lines, (list, tuple)):
+        log_once(
+            (site_key, "headers_overrides", "type"),
+            "The registry record collective.securitybp.headers_overrides is "
+            "not a list (%s); sending no override.",
+            type(lines).__name__,
+        )
+        return {}, MAX_TOTAL_LENGTH
+    overrides, budget = {}, MAX_TOTAL_LENGTH
+    for number, line in enumerate(lines, 1):
+        if isinstance(line, str) and not line.strip():
+            continue
+        try:
+            if not isinstance(line, str):
+                _fail("Line ${line} is not text.", line=number)
+            name, value = parse_header_line(line, number)
+            key = name.lower()
+            if key in overrides:
+                _fail("${name} appears twice.", name=name)
+            if value and header_size(name, value) > budget:
+                _fail("The header overrides take over 8 KiB.")
+        except HeaderSettingError as error:
+            log_once(
+                (site_key, "headers_overrides", number, repr(line)[:100]),
+                "Line %s of collective.securitybp.headers_overrides cannot be "
+                "sent and is left out (the preset's value, if any, is sent "
+                "instead): %s",
+                number,
+                str(error)[:300],
+            )
+            continue
+        overrides[key] = (name, value)
+        if value:
+            budget -= header_size(name, value)
+    return overrides, budget
 
 
 def compile_plan(snapshot, site_key=""):
@@ -682,11 +871,7 @@ def compile_plan(snapshot, site_key=""):
     if not get("headers_enabled"):
         return HeaderPlan(enabled=False, preset=get("headers_preset"))
     preset = get("headers_preset")
-    overrides = {}
-    for line in get("headers_overrides") or ():
-        if line.strip():
-            name, value = parse_header_line(line)
-            overrides[name.lower()] = (name, value)
+    overrides, budget = _overrides(snapshot, site_key)
     static, switched_off = [], []
     for name, value in PRESET_HEADERS[preset]:
         if name.lower() in overrides:
@@ -699,6 +884,15 @@ def compile_plan(snapshot, site_key=""):
 
     mode = get("headers_csp_mode")
     custom = (get("headers_csp_policy") or "").strip()
+    if custom and header_size(CSP_REPORT_ONLY_HEADER, custom) > budget:
+        log_once(
+            (site_key, "headers_csp_policy", "size"),
+            "The custom policy in collective.securitybp.headers_csp_policy "
+            "takes the header overrides over %s bytes; sending the preset's "
+            "policy instead.",
+            MAX_TOTAL_LENGTH,
+        )
+        custom = ""
     preset_mode, preset_policy = PRESET_CSP[preset]
     if mode == "preset":
         mode, policy = preset_mode, custom or preset_policy
@@ -771,4 +965,12 @@ def preload_invariant(data):
         _form_value(data, "headers_hsts_max_age"),
         _form_value(data, "headers_hsts_include_subdomains"),
         _form_value(data, "headers_hsts_preload"),
+    )
+
+
+def size_invariant(data):
+    """Invariant of ``IHeaderSettings``: all configured headers within 8 KiB."""
+    check_total_size(
+        _form_value(data, "headers_overrides"),
+        _form_value(data, "headers_csp_policy"),
     )
