@@ -1,4 +1,5 @@
 from collective.securitybp.testing import FUNCTIONAL_TESTING
+from collective.securitybp.testing import GUARD_FUNCTIONAL_TESTING
 from collective.securitybp.testing import INTEGRATION_TESTING
 from pytest_plone import fixtures_factory
 
@@ -11,5 +12,13 @@ globals().update(
             (FUNCTIONAL_TESTING, "functional"),
             (INTEGRATION_TESTING, "integration"),
         )
+    )
+)
+# The guard's layer adds sites to the database of the layers above: it is set
+# up only for its own tests and torn down after them (a layer kept for the
+# whole session would show its sites to every other test).
+globals().update(
+    fixtures_factory(
+        ((GUARD_FUNCTIONAL_TESTING, "guard_functional"),), keep_session=False
     )
 )

@@ -4,13 +4,16 @@ the settings they read."""
 from App.config import getConfiguration
 from collective.securitybp.audit import AuditContext
 from collective.securitybp.checks.management import GuardSwitchedOff
+from collective.securitybp.checks.management import NoAdminNetworks
 from collective.securitybp.checks.management import NoManageHost
 from collective.securitybp.checks.management import WebDAVXMLRPCReachable
 from collective.securitybp.checks.management import ZMIAnsweredOnPublicHost
+from collective.securitybp.checks.management import ZopeListensPublicly
 from collective.securitybp.settings import clear_cache
 from collective.securitybp.settings import STAMP_KEY
 from collective.securitybp.zmi import evidence
 from collective.securitybp.zmi import guard
+from collective.securitybp.zmi import sockets
 from collective.securitybp.zmi.config import combine
 from collective.securitybp.zmi.config import GuardConfig
 from datetime import datetime
@@ -18,7 +21,9 @@ from datetime import timezone
 from plone import api
 from zope.annotation.interfaces import IAnnotations
 import ipaddress
+import os
 import pytest
+import socket
 
 
 WHEN = datetime(2030, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
@@ -52,16 +57,21 @@ def seen(host="www.example.com", blocked=False, site="/plone", **fields):
         "when": WHEN,
         "host": host,
         "client_ip": "203.0.113.7",
-        "user": "admin",
         "method": "GET",
         "path": "/VirtualHostBase/https/www.example.com:443/plone/"
         "VirtualHostRoot/manage_main",
         "kind": "zmi",
         "site": site,
         "blocked": blocked,
+        "access": evidence.SERVED,
+        "user": "admin",
     }
     values.update(fields)
     return evidence.record(**values)
+
+
+def brief(findings):
+    return [(f["check_id"], f["severity"], f["subject"]) for f in findings]
 
 
 def test_install_leaves_the_stamp_that_marks_the_site(site):
@@ -86,37 +96,25 @@ def test_uninstall_leaves_the_guard_inert(site, installer):
 class TestZMIAnsweredOnPublicHost:
     check = ZMIAnsweredOnPublicHost()
 
-    def test_fires_with_the_evidence(self, site):
-        seen(user="", when=WHEN.replace(second=1), blocked=True)  # blocked
+    def test_served_to_a_user_is_high_per_host(self, site):
+        seen(blocked=True, access=evidence.ANONYMOUS, user="")  # blocked
         seen()
-        seen(user="Anonymous User", method="HEAD", path="/manage", site="")
+        seen(user="editor", method="HEAD", path="/manage", site="")
         [finding] = run(self.check, site)
-        assert finding == {
-            "check_id": "SBP-ZMI-001",
-            "area": "management",
-            "area_title": "Management exposure",
-            "severity": "high",
-            "title": "Management interface answered on a public host",
-            "detail": (
-                "2 request(s) for the management interface, WebDAV or XML-RPC "
-                "arrived for the host 'www.example.com', which is not a "
-                "manage host, and were answered. Latest (time, client, user, "
-                "request): 2030-05-06 07:08:09 UTC 203.0.113.7 Anonymous "
-                "User HEAD /manage; 2030-05-06 07:08:09 UTC 203.0.113.7 "
-                "admin GET /VirtualHostBase/https/www.example.com:443/plone/"
-                "VirtualHostRoot/manage_main."
-            ),
-            "remediation": (
-                "If 'www.example.com' is the host you use for the management "
-                "interface, add it to the manage hosts in the control panel. "
-                "Otherwise the management interface is reachable on your "
-                "public domain: list your manage host, switch the guard to "
-                "block mode, and add the rules of @@securitybp-proxy-rules to "
-                "the web server of 'www.example.com'."
-            ),
-            "reference": "Access control",
-            "subject": "www.example.com",
-        }
+        assert brief([finding]) == [("SBP-ZMI-001", "high", "www.example.com")]
+        assert "admin, editor" in finding["detail"]
+        assert "HEAD /manage" in finding["detail"]
+
+    def test_anonymous_answers_are_one_medium_finding(self, site):
+        for number in range(5):
+            seen(host=f"made-up-{number}.example", access=evidence.ANONYMOUS, user="")
+        [finding] = run(self.check, site)
+        assert brief([finding]) == [("SBP-ZMI-001", "medium", "*")]
+        assert "5 management request(s)" in finding["detail"]
+
+    def test_unchecked_credentials_count_as_attempts(self, site):
+        seen(access=evidence.CREDENTIALS, user="")
+        assert brief(run(self.check, site)) == [("SBP-ZMI-001", "medium", "*")]
 
     def test_one_finding_per_host_most_requests_first(self, site):
         seen(host="a.example.com")
@@ -136,19 +134,69 @@ class TestZMIAnsweredOnPublicHost:
         assert run(self.check, site) == []
 
     def test_quiet_when_every_request_was_blocked(self, site):
-        seen(blocked=True, user="")
+        seen(blocked=True, access=evidence.CREDENTIALS, user="")
+        seen(blocked=True, access=evidence.ANONYMOUS, user="")
         assert run(self.check, site) == []
 
     def test_quiet_for_requests_of_another_site(self, site):
         seen(site="/other")
         assert run(self.check, site) == []
 
-    def test_evidence_is_bounded(self, site):
-        for number in range(evidence.MAX_RECORDS + 5):
-            seen(path=f"/manage_main/{number}" + "x" * 500)
-        records = evidence.recent()
-        assert len(records) == evidence.MAX_RECORDS
-        assert all(len(r.path) <= evidence.MAX_FIELD for r in records)
+
+class TestEvidenceBounds:
+    def test_fields_are_cut(self, site):
+        entry = seen(path="/manage_main/" + "x" * 500, host="h" * 500)
+        assert len(entry.path) <= evidence.MAX_FIELD
+        assert len(entry.host) <= evidence.MAX_FIELD
+
+    def test_requests_are_counted_not_stored(self, site):
+        for _number in range(1000):
+            seen(access=evidence.ANONYMOUS, user="", blocked=True)
+        [entry] = evidence.recent()
+        assert entry.count == 1000
+        assert evidence.sizes() == (0, 1, 1)
+
+    def test_one_client_cannot_flood_out_other_evidence(self, site):
+        seen()  # served to admin
+        seen(host="probe.example", client_ip="198.51.100.1", access="anonymous")
+        for number in range(2000):
+            seen(host=f"h{number}.example", access="anonymous", blocked=True)
+        served, attempts, clients = evidence.sizes()
+        assert (served, clients) == (1, 2)
+        assert attempts == evidence.MAX_KEYS_PER_CLIENT + 2  # + folded + probe
+        hosts = {e.host for e in evidence.recent()}
+        assert {"www.example.com", "probe.example", evidence.OTHER_HOSTS} <= hosts
+        [folded] = [e for e in evidence.recent() if e.host == evidence.OTHER_HOSTS]
+        assert folded.count == 2000 - evidence.MAX_KEYS_PER_CLIENT
+
+    def test_many_clients_stay_bounded(self, site):
+        for number in range(5000):
+            seen(
+                host=f"h{number}.example",
+                client_ip=f"2001:db8:{number:x}::1",
+                access="anonymous",
+            )
+        served, attempts, clients = evidence.sizes()
+        assert attempts == evidence.MAX_ATTEMPTS
+        assert clients <= evidence.MAX_ATTEMPTS
+
+    def test_an_ipv6_network_counts_as_one_client(self, site):
+        for number in range(50):
+            seen(
+                host=f"h{number}.example",
+                client_ip=f"2001:db8::{number:x}",
+                access="anonymous",
+            )
+        assert evidence.sizes()[1:] == (evidence.MAX_KEYS_PER_CLIENT + 1, 1)
+        assert evidence.client_network("2001:db8::7") == "2001:db8::/64"
+
+    def test_clients_and_paths_per_entry_are_bounded(self, site):
+        for number in range(100):
+            seen(client_ip=f"192.0.2.{number}", path=f"/manage_main/{number}")
+        [entry] = evidence.recent()
+        assert len(entry.clients) == evidence.MAX_CLIENTS
+        assert len(entry.paths) == evidence.MAX_PATHS
+        assert entry.client_ip == "192.0.2.99"
 
 
 NO_MANAGE_HOST = {
@@ -198,8 +246,8 @@ WEBDAV = {
     "severity": "medium",
     "title": "WebDAV or XML-RPC reachable on public hosts",
     "detail": (
-        "Zope answers the WebDAV methods (COPY, LOCK, MKCOL, MOVE, PROPFIND, "
-        "PROPPATCH, UNLOCK) and the guard does not block them, so they are "
+        "Zope answers the WebDAV methods (COPY, DELETE, LOCK, MKCOL, MOVE, "
+        "PROPFIND, PROPPATCH, PUT, UNLOCK) and the guard does not block them, so they are "
         "reachable on every host that reaches Zope, including the public one."
     ),
     "remediation": (
@@ -367,3 +415,172 @@ class TestClientIP:
     )
     def test_client_ip(self, remote, header, expected):
         assert self.config.client_ip(remote, header) == expected
+
+
+@pytest.fixture
+def listening():
+    """Real listening sockets of this process (the one serving the site)."""
+    opened = []
+
+    def listen(family, address):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.bind((address, 0))
+        sock.listen(1)
+        opened.append(sock)
+        return sock.getsockname()[1]
+
+    yield listen
+    for sock in opened:
+        sock.close()
+
+
+class TestZopeListensPublicly:
+    check = ZopeListensPublicly()
+
+    def test_fires_for_every_address(self, site, listening):
+        port = listening(socket.AF_INET, "0.0.0.0")  # noqa: S104 - closed at once
+        findings = run(self.check, site)
+        assert ("SBP-ZMI-005", "medium", f"0.0.0.0:{port}") in brief(findings)
+        assert f"listen = 127.0.0.1:{port}" in findings[0]["remediation"]
+
+    def test_fires_for_ipv6_any(self, site, listening):
+        if not socket.has_ipv6:
+            pytest.skip("no IPv6 on this machine")
+        try:
+            port = listening(socket.AF_INET6, "::")
+        except OSError:
+            pytest.skip("no IPv6 on this machine")
+        assert ("SBP-ZMI-005", "medium", f"[::]:{port}") in brief(run(self.check, site))
+
+    def test_quiet_on_loopback(self, site, listening):
+        port = listening(socket.AF_INET, "127.0.0.1")
+        assert (os.getpid() and ("127.0.0.1", port)) in sockets.listening_addresses(
+            os.getpid()
+        )
+        assert run(self.check, site) == []
+
+    def test_quiet_when_the_process_cannot_be_read(self, site):
+        assert sockets.listening_addresses(2**22 + 12345) is None
+
+    @pytest.mark.parametrize(
+        "address,loopback",
+        [
+            ("127.0.0.1", True),
+            ("127.8.9.1", True),
+            ("::1", True),
+            ("::ffff:127.0.0.1", True),
+            ("0.0.0.0", False),  # noqa: S104
+            ("::", False),
+            ("192.0.2.1", False),
+            ("garbage", False),
+        ],
+    )
+    def test_loopback(self, address, loopback):
+        assert sockets.is_loopback(address) is loopback
+
+
+class TestNoAdminNetworks:
+    check = NoAdminNetworks()
+
+    def test_fires_in_block_mode_without_networks(self, site):
+        set_guard(mode="block", hosts=["manage.example.com"])
+        assert brief(run(self.check, site)) == [
+            ("SBP-ZMI-006", "low", "manage.example.com")
+        ]
+
+    def test_quiet_with_networks(self, site):
+        api.portal.set_registry_record(
+            "collective.securitybp.zmi_admin_networks", ["192.0.2.0/24"]
+        )
+        set_guard(mode="block", hosts=["manage.example.com"])
+        assert run(self.check, site) == []
+
+    def test_quiet_in_report_mode(self, site):
+        set_guard(hosts=["manage.example.com"])
+        assert run(self.check, site) == []
+
+
+class TestAllows:
+    """Whom a manage host is believed from."""
+
+    config = GuardConfig(
+        "/plone",
+        "block",
+        frozenset({"manage.example.com"}),
+        trusted_proxies=(network("127.0.0.0/8"),),
+    )
+
+    @pytest.mark.parametrize(
+        "host,peer,client,admin,allowed",
+        [
+            # A trusted proxy names the manage host: believed.
+            ("manage.example.com", "127.0.0.1", "203.0.113.7", (), True),
+            # Any other peer naming it: not believed.
+            ("manage.example.com", "203.0.113.7", "203.0.113.7", (), False),
+            ("www.example.com", "127.0.0.1", "127.0.0.1", (), False),
+            # Admin networks: only their clients, through a proxy or not.
+            (
+                "manage.example.com",
+                "127.0.0.1",
+                "203.0.113.7",
+                ("192.0.2.0/24",),
+                False,
+            ),
+            ("manage.example.com", "127.0.0.1", "192.0.2.9", ("192.0.2.0/24",), True),
+            ("manage.example.com", "192.0.2.9", "192.0.2.9", ("192.0.2.0/24",), True),
+            (
+                "manage.example.com",
+                "::ffff:192.0.2.9",
+                "::ffff:192.0.2.9",
+                ("192.0.2.0/24",),
+                True,
+            ),
+            ("www.example.com", "192.0.2.9", "192.0.2.9", ("192.0.2.0/24",), False),
+        ],
+    )
+    def test_allows(self, host, peer, client, admin, allowed):
+        from dataclasses import replace
+
+        config = replace(self.config, admin_networks=tuple(map(network, admin)))
+        assert config.allows(host, peer, client) is allowed
+
+
+class TestPeerOf:
+    """The peer and the client, with waitress's own proxy handling."""
+
+    def test_waitress_trusted_proxy_rewrites_the_client(self):
+        from collective.securitybp.zmi.config import peer_of
+        import http.client
+        import json
+        import threading
+        import waitress.server
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps(peer_of(environ)).encode()]
+
+        server = waitress.server.create_server(
+            app,
+            host="127.0.0.1",
+            port=0,
+            trusted_proxy="127.0.0.1",
+            trusted_proxy_headers="x-forwarded-for",
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            port = server.effective_port
+            results = []
+            for headers in ({"X-Forwarded-For": "203.0.113.7"}, {}):
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                connection.request("GET", "/", headers=headers)
+                results.append(json.loads(connection.getresponse().read()))
+                connection.close()
+        finally:
+            server.close()
+        assert results == [["127.0.0.1", "203.0.113.7"], ["127.0.0.1", None]]
+
+    def test_other_servers_remote_addr(self):
+        from collective.securitybp.zmi.config import peer_of
+
+        assert peer_of({"REMOTE_ADDR": "192.0.2.1"}) == ("192.0.2.1", None)

@@ -314,6 +314,7 @@ class IZMIGuardSettings(model.Schema):
             "zmi_mode",
             "zmi_manage_hosts",
             "zmi_trusted_proxies",
+            "zmi_admin_networks",
             "zmi_blocked_status",
         ],
     )
@@ -353,9 +354,27 @@ class IZMIGuardSettings(model.Schema):
         description=_(
             "help_zmi_trusted_proxies",
             default="Addresses or networks of your front proxies, one per "
-            "line (for example 127.0.0.1 or 10.0.0.0/8). Only their "
-            "X-Forwarded-For header is believed for the client address "
-            "recorded as evidence; any other client's is ignored.",
+            "line (for example 127.0.0.1 or 10.0.0.0/8). A manage host is "
+            "believed only when a trusted proxy or a client in the admin "
+            "networks names it, and only a trusted proxy's X-Forwarded-For "
+            "header is believed for the client address. Default: this "
+            "machine (loopback).",
+        ),
+        value_type=schema.TextLine(),
+        default=list(zmi_config.LOOPBACK_NETWORKS),
+        missing_value=[],
+        required=False,
+        constraint=zmi_config.check_networks,
+    )
+
+    zmi_admin_networks = schema.List(
+        title=_("label_zmi_admin_networks", default="Admin networks"),
+        description=_(
+            "help_zmi_admin_networks",
+            default="Addresses or networks of your administrators, one per "
+            "line (for example 192.0.2.0/24). When set, the management "
+            "interface answers on the manage hosts only to clients in these "
+            "networks. Empty: any client that reaches a manage host.",
         ),
         value_type=schema.TextLine(),
         default=[],

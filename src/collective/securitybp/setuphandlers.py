@@ -6,6 +6,8 @@ from collective.securitybp.acknowledgements import AcknowledgementStore
 from collective.securitybp.headers.collector import clear_stores as clear_csp_reports
 from collective.securitybp.settings import clear_cache
 from collective.securitybp.settings import STAMP_KEY
+from collective.securitybp.zmi.evidence import clear as clear_evidence
+from collective.securitybp.zmi.guard import register_site
 from plone import api
 from plone.base.interfaces import INonInstallable
 from zope.annotation.interfaces import IAnnotations
@@ -20,7 +22,9 @@ class HiddenProfiles:
 
 
 def post_install(context):
-    """Post install script."""
+    """Record the site among the sites with the add-on, so that the
+    management guard finds it wherever it is (see zmi.guard)."""
+    register_site(api.portal.get())
     logger.info("collective.securitybp installed.")
 
 
@@ -50,6 +54,8 @@ def uninstall(context):
         del annotations[STAMP_KEY]
     clear_cache()
     clear_csp_reports(site)
+    clear_evidence()
+    register_site(site, installed=False)
     for permission in PERMISSIONS:
         attribute = pname(permission)
         if attribute in site.__dict__:

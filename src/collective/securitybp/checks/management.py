@@ -10,14 +10,17 @@ from App.config import getConfiguration
 from collective.securitybp import _
 from collective.securitybp import references
 from collective.securitybp.checks.base import Check
+from collective.securitybp.checks.process import layout_for
 from collective.securitybp.model import Area
 from collective.securitybp.model import Severity
 from collective.securitybp.zmi import evidence
 from collective.securitybp.zmi.config import ENV_VARIABLE
 from collective.securitybp.zmi.config import guard_switched_off
 from collective.securitybp.zmi.config import MODE_BLOCK
+from collective.securitybp.zmi.guard import DAV_METHODS
 from collective.securitybp.zmi.guard import site_config
-from collective.securitybp.zmi.guard import WEBDAV_METHODS
+from collective.securitybp.zmi.sockets import is_loopback
+from collective.securitybp.zmi.sockets import listening_addresses
 import os
 
 
@@ -30,22 +33,43 @@ def _site_path(site):
     return "/".join(site.getPhysicalPath())
 
 
-def _request_line(item):
-    user = item.user or "-"
-    when = item.when.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"{when} {item.client_ip} {user} {item.method} {item.path}"
+def _time(value):
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _examples(entries):
+    lines = []
+    for entry in entries:
+        for method, path in entry.paths:
+            line = f"{method} {path}"
+            if line not in lines:
+                lines.append(line)
+    return "; ".join(lines[:MAX_EXAMPLES])
+
+
+def _clients(entries):
+    clients = []
+    for entry in entries:
+        clients.extend(c for c, _n in entry.clients if c not in clients)
+    return ", ".join(clients[:MAX_EXAMPLES])
 
 
 class ZMIAnsweredOnPublicHost(Check):
-    """The ZMI answered requests on a host that is not a manage host.
+    """The management interface answered on a host that is not a manage host.
 
-    The guard records every request for the management interface, its
-    resources, WebDAV and XML-RPC that arrives for a host not in the manage
-    host list (the host of the proxy's VirtualHostBase URL, else the Host
-    header), with time, client address (proxy-aware), user and path. This
-    check reports the ones that were answered rather than blocked (report
-    mode, or blocking switched off), one finding per host, with the latest
-    requests as evidence.
+    The guard records every management request (the ZMI, methods protected
+    by management permissions, WebDAV, XML-RPC, however spelled) for a host
+    that is not a manage host, or that a peer named which may not be
+    believed. This check reports the ones that were answered rather than
+    blocked (report mode, or blocking switched off):
+
+    - high, one finding per host: the management interface was served to a
+      logged-in user there. Only valid credentials add such evidence, so it
+      cannot be forged;
+    - medium, one finding for all the rest: anonymous requests (and
+      requests whose credentials failed) were answered there, with a login
+      prompt. Anybody can cause these, so they are counted together, never
+      one finding per host a client made up.
 
     The evidence is kept in memory by the Zope process that serves the
     report: a restart forgets it, each process of a cluster has its own, and
@@ -62,43 +86,79 @@ class ZMIAnsweredOnPublicHost(Check):
     reference = references.ACCESS_CONTROL
 
     def run(self, context):
-        by_host = {}
-        for item in evidence.recent(site=_site_path(context.site)):
-            if not item.blocked:
-                by_host.setdefault(item.host, []).append(item)
-        hosts = sorted(by_host, key=lambda host: (-len(by_host[host]), host))
-        findings = []
-        for host in hosts[:MAX_HOSTS]:
-            items = by_host[host]
-            findings.append(
-                self.finding(
-                    subject=host,
-                    detail=_(
-                        "${count} request(s) for the management interface, "
-                        "WebDAV or XML-RPC arrived for the host '${host}', "
-                        "which is not a manage host, and were answered. "
-                        "Latest (time, client, user, request): ${examples}.",
-                        mapping={
-                            "count": len(items),
-                            "host": host,
-                            "examples": "; ".join(
-                                _request_line(item) for item in items[:MAX_EXAMPLES]
-                            ),
-                        },
-                    ),
-                    remediation=_(
-                        "If '${host}' is the host you use for the management "
-                        "interface, add it to the manage hosts in the "
-                        "control panel. Otherwise the management interface "
-                        "is reachable on your public domain: list your "
-                        "manage host, switch the guard to block mode, and "
-                        "add the rules of ${view} to the web server of "
-                        "'${host}'.",
-                        mapping={"host": host, "view": RULES_VIEW},
-                    ),
-                )
-            )
+        answered = [
+            e for e in evidence.recent(site=_site_path(context.site)) if not e.blocked
+        ]
+        served = {}
+        for entry in answered:
+            if entry.access == evidence.SERVED:
+                served.setdefault(entry.host, []).append(entry)
+        hosts = sorted(served, key=lambda h: (-sum(e.count for e in served[h]), h))
+        findings = [self._served(host, served[host]) for host in hosts[:MAX_HOSTS]]
+        others = [e for e in answered if e.access != evidence.SERVED]
+        if others:
+            findings.append(self._attempts(others))
         return findings
+
+    def _served(self, host, entries):
+        users = []
+        for entry in entries:
+            users.extend(u for u in entry.users if u not in users)
+        return self.finding(
+            subject=host,
+            detail=_(
+                "The management interface was served ${count} time(s) to "
+                "logged-in users (${users}) on the host '${host}', which is "
+                "not a manage host, between ${first} and ${last}, to the "
+                "clients ${clients}. Latest requests: ${examples}.",
+                mapping={
+                    "count": sum(e.count for e in entries),
+                    "users": ", ".join(users[:MAX_EXAMPLES]),
+                    "host": host,
+                    "first": _time(min(e.first_seen for e in entries)),
+                    "last": _time(max(e.last_seen for e in entries)),
+                    "clients": _clients(entries),
+                    "examples": _examples(entries),
+                },
+            ),
+            remediation=_(
+                "If '${host}' is the host you use for the management "
+                "interface, add it to the manage hosts in the control panel "
+                "(and the address of your proxy to the trusted proxies). "
+                "Otherwise the management interface is in use on your "
+                "public domain: list your manage host, switch the guard to "
+                "block mode, and add the rules of ${view} to the web server "
+                "of '${host}'.",
+                mapping={"host": host, "view": RULES_VIEW},
+            ),
+        )
+
+    def _attempts(self, entries):
+        hosts = sorted({e.host for e in entries})
+        return self.finding(
+            subject="*",
+            severity=Severity.MEDIUM,
+            detail=_(
+                "${count} management request(s) without a valid login were "
+                "answered (with a login prompt) on ${hosts} host(s) that are "
+                "not manage hosts, such as ${examples_hosts}, from clients "
+                "such as ${clients}: the management interface's login is "
+                "public. Latest requests: ${examples}.",
+                mapping={
+                    "count": sum(e.count for e in entries),
+                    "hosts": len(hosts),
+                    "examples_hosts": ", ".join(hosts[:MAX_EXAMPLES]),
+                    "clients": _clients(entries),
+                    "examples": _examples(entries),
+                },
+            ),
+            remediation=_(
+                "Once the manage hosts are right, switch the management "
+                "interface guard to block mode: these requests then get the "
+                "site's not-found page. ${view} has the web server rules.",
+                mapping={"view": RULES_VIEW},
+            ),
+        )
 
 
 class NoManageHost(Check):
@@ -149,7 +209,7 @@ class NoManageHost(Check):
 class WebDAVXMLRPCReachable(Check):
     """WebDAV or XML-RPC is answered on public hosts.
 
-    Zope answers the WebDAV methods (PROPFIND, PROPPATCH, MKCOL, LOCK,
+    Zope answers the WebDAV methods (PROPFIND, PROPPATCH, MKCOL, LOCK, PUT, DELETE,
     UNLOCK, COPY, MOVE) on every object, and XML-RPC when ``enable-xmlrpc``
     is on in ``zope.conf``. Both are management protocols that bypass the
     Plone user interface. Unless the guard blocks them (block mode, not
@@ -182,7 +242,7 @@ class WebDAVXMLRPCReachable(Check):
                     "guard does not block them, so they are reachable on "
                     "every host that reaches Zope, including the public "
                     "one.",
-                    mapping={"methods": ", ".join(sorted(WEBDAV_METHODS))},
+                    mapping={"methods": ", ".join(sorted(DAV_METHODS))},
                 ),
                 remediation=_(
                     "Set manage hosts and switch the management interface "
@@ -253,6 +313,109 @@ class GuardSwitchedOff(Check):
                     "the environment of the Zope process (its systemd unit, "
                     "container settings or start script) and restart it.",
                     mapping={"name": ENV_VARIABLE},
+                ),
+            )
+        ]
+
+
+class ZopeListensPublicly(Check):
+    """Zope listens on an address other than loopback.
+
+    The document's "Access control": the Zope port should be reachable only
+    by the front web server, so that every request passes its rules and
+    TLS. A Zope process that listens on a public or private network address
+    (``0.0.0.0``, ``::`` or a network card's address) can be reached
+    directly, around the proxy. The guard then believes a manage host only
+    from the trusted proxies and the admin networks, but the proxy's other
+    rules, its TLS and its logs are bypassed. The check reads the listening
+    TCP sockets of the process serving the site from ``/proc`` (the running
+    instance, for the command line); it stays quiet when they cannot be
+    read.
+
+    Example finding: "Zope listens on a non-loopback address" — 0.0.0.0:8080
+    (medium).
+    """
+
+    id = "SBP-ZMI-005"
+    title = _("Zope listens on a non-loopback address")
+    area = Area.MANAGEMENT
+    severity = Severity.MEDIUM
+    reference = references.ACCESS_CONTROL
+
+    def run(self, context):
+        process = layout_for(context).process
+        if process is None:
+            return []
+        addresses = listening_addresses(process.pid)
+        findings = []
+        for address, port in addresses or ():
+            if is_loopback(address):
+                continue
+            shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+            findings.append(
+                self.finding(
+                    subject=shown,
+                    detail=_(
+                        "Process ${pid} listens on ${address}, which other "
+                        "machines can reach: clients can talk to Zope "
+                        "directly, around the front web server and its "
+                        "rules.",
+                        mapping={"pid": process.pid, "address": shown},
+                    ),
+                    remediation=_(
+                        "Make Zope listen on the loopback address only: in "
+                        "zope.ini (or wsgi.ini), section [server:main], set "
+                        "listen = 127.0.0.1:${port} (buildout: http-address "
+                        "= 127.0.0.1:${port}), restart, and let the web "
+                        "server proxy to it. In a container, publish the "
+                        "port only to the proxy's network.",
+                        mapping={"port": port},
+                    ),
+                )
+            )
+        return findings
+
+
+class NoAdminNetworks(Check):
+    """The manage hosts answer any client.
+
+    With manage hosts set, the management interface answers there to
+    whoever reaches them. The document's dedicated manage domain is also
+    restricted to the administrators' network. The admin networks setting
+    limits the manage hosts to those clients (and lets the guard believe a
+    manage host named by a client there even without a trusted proxy). The
+    check fires in block mode, when the guard relies on the manage hosts;
+    the web server may restrict them too, which the add-on cannot see.
+
+    Example finding: "Manage hosts open to any client" (low).
+    """
+
+    id = "SBP-ZMI-006"
+    title = _("Manage hosts open to any client")
+    area = Area.MANAGEMENT
+    severity = Severity.LOW
+    reference = references.MANAGE_DOMAIN
+
+    def run(self, context):
+        config = site_config(context.site)
+        if config is None or not config.blocks or config.admin_networks:
+            return []
+        return [
+            self.finding(
+                subject=", ".join(sorted(config.manage_hosts)),
+                detail=_(
+                    "The management interface answers on the manage hosts "
+                    "(${hosts}) to any client that reaches them; only the "
+                    "login stands between the internet and the ZMI there.",
+                    mapping={"hosts": ", ".join(sorted(config.manage_hosts))},
+                ),
+                remediation=_(
+                    "Enter your administrators' addresses or networks under "
+                    "Admin networks in the control panel (for example your "
+                    "office or VPN network, or 127.0.0.1 for an SSH "
+                    "tunnel), or restrict the manage host in the web server "
+                    "(the manage host rules of ${view} do).",
+                    mapping={"view": RULES_VIEW},
                 ),
             )
         ]

@@ -44,6 +44,8 @@ HOST_PATTERN = re.compile(
     r"(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$"
 )
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# The default trusted proxies: a front proxy on the same machine.
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 
 def guard_switched_off():
@@ -165,6 +167,7 @@ class GuardConfig:
     manage_hosts: frozenset = frozenset()
     trusted_proxies: tuple = ()
     status: int = DEFAULT_STATUS
+    admin_networks: tuple = ()  # empty: any client may use a manage host
 
     @property
     def blocks(self):
@@ -176,13 +179,7 @@ class GuardConfig:
 
     def trusts(self, address):
         """True when ``address`` (a string) is in a trusted proxy network."""
-        if not self.trusted_proxies:
-            return False
-        try:
-            ip = ipaddress.ip_address(address.strip())
-        except ValueError:
-            return False
-        return any(ip in network for network in self.trusted_proxies)
+        return in_networks(address, self.trusted_proxies)
 
     def client_ip(self, remote_addr, forwarded_for):
         """The client's address, believing ``X-Forwarded-For`` only from
@@ -209,6 +206,73 @@ class GuardConfig:
             if not self.trusts(hop):
                 return client
         return client
+
+    def allows(self, host, peer, client):
+        """Whether a management request may be answered.
+
+        :param host: the host the request names (virtual host or Host
+            header), normalised.
+        :param peer: the address of the TCP peer that sent the request.
+        :param client: the client's address (see :func:`client_of`).
+        :returns: True when ``host`` is a manage host and may be believed:
+            the peer is a trusted proxy or the client is in the admin
+            networks; and, when admin networks are set, the client is in
+            one of them.
+        """
+        if host not in self.manage_hosts:
+            return False
+        in_admin = in_networks(client, self.admin_networks)
+        if not (in_admin or self.trusts(peer)):
+            return False
+        return in_admin or not self.admin_networks
+
+
+def in_networks(address, networks):
+    """True when ``address`` (a string) lies in one of ``networks``."""
+    if not networks or not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
+def peer_of(environ):
+    """The address of the TCP peer of a request, and the client that the
+    server itself already worked out from ``X-Forwarded-For``, if any.
+
+    Waitress replaces ``REMOTE_ADDR`` by the client named in
+    ``X-Forwarded-For`` when the peer is its ``trusted_proxy``; the peer
+    itself is then only known to waitress's channel, which the environ
+    reaches through ``waitress.client_disconnected``. With other servers,
+    the peer is ``REMOTE_ADDR``. A Unix socket peer is a process on this
+    machine, so it counts as loopback.
+
+    :returns: ``(peer, client)``: ``client`` is None unless the server
+        replaced ``REMOTE_ADDR``.
+    """
+    remote = environ.get("REMOTE_ADDR") or ""
+    channel = getattr(environ.get("waitress.client_disconnected"), "__self__", None)
+    addr = getattr(channel, "addr", None)
+    raw = addr[0] if isinstance(addr, tuple) and addr else None
+    if not isinstance(raw, str):
+        raw = remote
+    peer = "127.0.0.1" if raw in ("localhost", "") and addr is not None else raw
+    client = remote if remote and remote != raw else None
+    return peer, client
+
+
+def client_of(config, environ, peer, client):
+    """The client address of a request, as far as it can be believed: the
+    one the server worked out (:func:`peer_of`), else ``X-Forwarded-For``
+    read with the site's trusted proxies (:meth:`GuardConfig.client_ip`).
+    """
+    if client:
+        return client
+    return config.client_ip(peer, environ.get("HTTP_X_FORWARDED_FOR"))
 
 
 def _networks(entries):
@@ -242,6 +306,7 @@ def config_from_settings(site_path, snapshot):
         ),
         trusted_proxies=_networks(snapshot.get("zmi_trusted_proxies")),
         status=_status(snapshot.get("zmi_blocked_status")),
+        admin_networks=_networks(snapshot.get("zmi_admin_networks")),
     )
 
 
@@ -250,8 +315,10 @@ def combine(configs):
 
     The rule: the root is blocked when at least one site blocks; its manage
     hosts are those of the blocking sites (of all sites when none blocks);
-    proxies trusted by any site are trusted; the response is 403 only when
-    every blocking site chose 403, else 404 (which reveals less).
+    proxies trusted by any site are trusted; the admin networks are those of
+    the chosen sites, and any client when one of them sets none; the
+    response is 403 only when every blocking site chose 403, else 404
+    (which reveals less).
 
     :param configs: the :class:`GuardConfig` of every site with the add-on.
     :returns: a :class:`GuardConfig` with ``site=""``, or None for no sites.
@@ -264,10 +331,15 @@ def combine(configs):
     networks = []
     for config in configs:
         networks.extend(n for n in config.trusted_proxies if n not in networks)
+    admin = []
+    if all(c.admin_networks for c in chosen):
+        for config in chosen:
+            admin.extend(n for n in config.admin_networks if n not in admin)
     return GuardConfig(
         site="",
         mode=MODE_BLOCK if blocking else MODE_REPORT,
         manage_hosts=frozenset().union(*(c.manage_hosts for c in chosen)),
         trusted_proxies=tuple(networks),
         status=403 if all(c.status == 403 for c in chosen) else DEFAULT_STATUS,
+        admin_networks=tuple(admin),
     )

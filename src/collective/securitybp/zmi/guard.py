@@ -1,89 +1,144 @@
-"""The ZMI guard: keeps the management interface on the manage hosts.
+"""The management guard: keeps the management interface on the manage hosts.
+
+It decides on what a request will publish, not on how its URL is spelled.
 
 Where it acts, and why there
 ----------------------------
 
-Zope authenticates a request only after traversing its whole path
-(``ZPublisher.BaseRequest.traverse``); a ZMI page that needs a Manager then
-raises Unauthorized, which becomes a login form, a login redirect or a basic
-auth challenge. ``IPubAfterTraversal`` comes after that, so it is too late: an
-anonymous visitor would already have been told that the ZMI is there. The
-guard therefore decides *before* traversal:
+Zope publishes a request in three stages (``ZPublisher.WSGIPublisher``):
+``processInputs`` reads the form, and turns the form directives
+(``NAME:method``, ``:action=NAME``, ``NAME:default_method``,
+``:default_action=NAME``, in the query string or in a urlencoded or
+multipart body) and an XML-RPC method name into extra names at the end of
+the path; ``BaseRequest.traverse`` then walks the path one name at a time
+(with acquisition, views, ``++namespace++`` adapters, the virtual host
+monster and, for WebDAV, the request method as the last name); only after
+the whole walk does it authenticate the user.
 
-1. An ``IPubStart`` subscriber looks at the request line only (method, path,
-   content type): no database, no settings. For anything that is not a ZMI
-   request (nearly every request) it returns at once; this is the whole cost
-   of the guard on a normal page.
-2. For a ZMI request it replaces, on that request object only, the
-   ``traverse`` method that ``ZPublisher.WSGIPublisher.publish`` calls next.
-   The replacement runs with the database open but before the first
-   traversal step: it reads the cached settings of the site in the path
-   (:func:`collective.securitybp.settings.get_settings`), works out the public
-   host, and either lets Zope's own traversal run, or raises
-   :class:`NotFound`, which :class:`BlockedView` renders as a short 404 (or
-   403) page. No authentication has happened, so the answer is the same for
-   anonymous visitors and Managers.
+The guard sits in the walk itself. An ``IPubStart`` subscriber gives each
+request a ``traverseName`` of its own (:class:`StepGuard`), which
+``BaseRequest.traverse`` calls for every name, including the names a form
+directive added, the default view and the WebDAV method. Each step is
+judged on what it really reaches:
 
-Raising from the ``IPubStart`` subscriber itself is not possible: the
-publisher's ``transaction_pubevents`` context manager would turn the exception
-into "generator didn't yield" (an error 500).
+* a management name: ``manage``, ``manage_*`` or ``manageX``, the ZMI's
+  resources (``misc_``, ``p_``, ``++resource++zmi``, ``++resource++logo``)
+  and ``Control_Panel``, also as a view (``@@`` or ``++view++``);
+* a method or template whose permission is a management permission
+  (:data:`MANAGEMENT_PERMISSIONS`), such as ``acl_users/userFolderAddUser``
+  or ``error_log/getLogEntries``;
+* the WebDAV methods, PUT and DELETE as the last name of the walk (a
+  plone.rest call never reaches them: its services have names of their
+  own); XML-RPC, whose method is the last name.
 
-The public host is the host of a ``/VirtualHostBase/<scheme>/<host:port>/``
-URL when the path has one (the form a front proxy uses; it is what Plone
-builds its links from), else the ``Host`` header. Since the guard runs before
-the VirtualHostMonster, it reads that segment itself.
+Everything else passes: Plone's views and control panels, plone.restapi
+services, folder contents, ``@@manage-portlets``.
 
-Whose settings apply: those of the Plone site the path goes into (the first
-name after the virtual-hosting segments) when the add-on is installed there;
-otherwise (the Zope root's ZMI, its ``acl_users``, ``Control_Panel``, or a site
-without the add-on) the combined settings of every Plone site in the Zope root
-that has the add-on (:func:`collective.securitybp.zmi.config.combine`). Each
-site's settings come from the settings cache, so they change everywhere at
-the next request after a change.
+A management step is then judged by every add-on site on the way (every
+Plone site the walk passed through, by path or by acquisition), every
+add-on site that contains the managed object, and, when no add-on site
+contains it, the Zope root (the combined settings of every add-on site,
+:func:`collective.securitybp.zmi.config.combine`). It is answered only when
+each of them allows it (:meth:`GuardConfig.allows`): a manage host, named
+by a peer that may be believed. When one of them blocks, the walk stops
+with the exception Zope itself raises for a name that does not exist, so
+the answer is Plone's own not-found page for that place, the same for
+Anonymous and for a Manager (nobody is authenticated yet). In report mode
+the request goes on and is recorded, and once authentication has run, the
+user it was served to.
 
-The escape hatch, ``SECURITYBP_ZMI_GUARD=off`` in the environment of the Zope
-process, wins over the database: nothing is blocked (requests are still
-recorded as evidence).
+The escape hatch, ``SECURITYBP_ZMI_GUARD=off`` in the environment of the
+Zope process, wins over the settings: nothing is blocked (requests are
+still recorded).
 
-The guard never raises into a response except its own 404/403: any failure
-lets the request through and is logged once per process.
+The guard never raises into a response except its refusal: any failure
+lets the step through and is logged once per process.
 """
 
 from Acquisition import aq_base
+from Acquisition import aq_chain
+from Acquisition import aq_inner
 from collective.securitybp import logger
 from collective.securitybp.settings import get_settings
 from collective.securitybp.settings import STAMP_KEY
 from collective.securitybp.zmi import evidence
+from collective.securitybp.zmi.config import client_of
 from collective.securitybp.zmi.config import combine
 from collective.securitybp.zmi.config import config_from_settings
 from collective.securitybp.zmi.config import guard_switched_off
 from collective.securitybp.zmi.config import normalize_host
-from datetime import datetime
-from datetime import timezone
+from collective.securitybp.zmi.config import peer_of
 from plone.base.interfaces import IPloneSiteRoot
+from urllib.parse import urlsplit
+from ZPublisher.BaseRequest import BaseRequest
+from ZPublisher.xmlrpc import is_xmlrpc_response
 import re
+import types
 import zExceptions
 
 
+# WebDAV methods; as the last name of the walk they are management.
 WEBDAV_METHODS = frozenset(
     {"PROPFIND", "PROPPATCH", "MKCOL", "LOCK", "UNLOCK", "COPY", "MOVE"}
 )
-# Path segments that are the ZMI: its pages, Control_Panel, and its own
-# static resources. Any segment starting with "manage_" is one too.
-ZMI_NAMES = frozenset(
-    {"manage", "Control_Panel", "misc_", "p_", "++resource++zmi", "++resource++logo"}
+# PUT and DELETE create and delete objects through WebDAV; plone.rest serves
+# them under service names, so as the last name they are WebDAV too.
+WRITE_METHODS = frozenset({"PUT", "DELETE"})
+DAV_METHODS = WEBDAV_METHODS | WRITE_METHODS
+# A name that is the ZMI: its pages (manage, manage_*, manageX), its
+# resources and the Control_Panel, also spelled as a view.
+ZMI_NAME = re.compile(
+    r"(?:@@|\+\+view\+\+)?"
+    r"(?:manage(?:[_A-Z].*)?|Control_Panel|misc_|p_|\+\+resource\+\+(?:zmi|logo))$",
+    re.DOTALL,
 )
-ZMI_PREFIX = "manage_"
-# A view name (``@@manage_interfaces``) is checked without its prefix.
-VIEW_PREFIXES = ("@@", "++view++")
-# Every ZMI path contains one of these: a cheap first test for the hot path.
-_MAYBE_ZMI = re.compile(r"manage|Control_Panel|misc_|p_|\+\+resource\+\+")
-VIRTUAL_HOST_BASE = "VirtualHostBase"
-VIRTUAL_HOST_ROOT = "VirtualHostRoot"
+# First characters of every such name: a cheaper test first.
+ZMI_FIRST = frozenset("m@+Cp")
+# Permissions of the management interface and of Zope-level objects (user
+# folders and their plugins, the error log, the Zope and CMF tools). Plone's
+# own screens are protected by permissions of their own ("Plone Site Setup:
+# ...", "Manage portal" only for the tools' ZMI methods).
+MANAGEMENT_PERMISSIONS = frozenset(
+    {
+        "View management screens",
+        "Manage users",
+        "Manage properties",
+        "Change permissions",
+        "Change proxy roles",
+        "Take ownership",
+        "Undo changes",
+        "Manage portal",
+        "Log Site Errors",
+        "Change configuration",
+        "Manage Access Rules",
+        "Manage Vocabulary",
+        "Manage ZCatalog Entries",
+        "Manage ZCatalogIndex Entries",
+        "Import/Export objects",
+        "Change Python Scripts",
+        "Change Page Templates",
+        "Change DTML Documents",
+        "Change DTML Methods",
+        "Change External Methods",
+        "Change cache managers",
+        "Manage WebDAV Locks",
+        "Manage Five local sites",
+        "Manage Transient Object Container",
+    }
+)
+METHOD_TYPES = (
+    types.MethodType,
+    types.FunctionType,
+    types.BuiltinMethodType,
+    types.MethodWrapperType,
+)
+# Names of the cookies and header that carry credentials (Plone's session
+# cookie, plone.restapi's JWT cookie, HTTP authentication).
+CREDENTIAL_COOKIES = ("__ac=", "auth_token=")
 ANONYMOUS = "Anonymous User"
-# Set in the environ so that plone.transformchain leaves the page alone.
-DISABLE_TRANSFORMS = "plone.transformchain.disable"
+SITES_KEY = "collective.securitybp.sites"
 
+_traverse_name = BaseRequest.traverseName
 _failure_logged = False
 
 
@@ -92,78 +147,98 @@ def _log_failure_once():
     if not _failure_logged:
         _failure_logged = True
         logger.exception(
-            "The ZMI guard failed and let the request through; later "
+            "The management guard failed and let a request through; later "
             "failures are not logged again until the process restarts."
         )
 
 
-def is_zmi_name(segment):
-    """True when a path segment names a ZMI page or resource."""
-    for prefix in VIEW_PREFIXES:
-        if segment.startswith(prefix):
-            segment = segment[len(prefix) :]
-            break
-    return segment in ZMI_NAMES or segment.startswith(ZMI_PREFIX)
+def is_zmi_name(name):
+    """True when a path name is the management interface (see the module)."""
+    return bool(name) and name[0] in ZMI_FIRST and ZMI_NAME.match(name) is not None
 
 
-def split_path(path):
-    """Split a ``PATH_INFO`` into its virtual host and its names.
-
-    :returns: ``(host, names)``: the ``host:port`` of a leading
-        ``/VirtualHostBase/<scheme>/<host:port>`` (None without one) and the
-        remaining non-empty names.
-    """
-    names = [name for name in path.split("/") if name and name != "."]
-    if len(names) >= 3 and names[0] == VIRTUAL_HOST_BASE:
-        return names[2], names[3:]
-    return None, names
+def _permission(ob, name, sub):
+    """The permission protecting the published ``sub`` (``ob``'s ``name``),
+    as ZPublisher's ``getRoles`` finds it; None for a public or unknown one."""
+    roles = getattr(aq_base(sub), "__roles__", None)
+    if roles is None:
+        container = sub.__self__ if type(sub) is types.MethodType else ob
+        roles = getattr(type(aq_base(container)), name + "__roles__", None)
+    permission = getattr(roles, "__name__", None)
+    return permission if isinstance(permission, str) else None
 
 
-def request_kind(method, path, content_type):
-    """What kind of ZMI request this is, from the request line alone.
-
-    :returns: ``"webdav"`` (a WebDAV method), ``"xmlrpc"`` (a POST of
-        ``text/xml``, which Zope treats as XML-RPC), ``"zmi"`` (a ZMI name in
-        the path), or None for anything else.
-    """
-    if method in WEBDAV_METHODS:
-        return "webdav"
-    if method == "POST" and "text/xml" in content_type:
-        return "xmlrpc"
-    if _MAYBE_ZMI.search(path) is None:
-        return None
-    _host, names = split_path(path)
-    for name in names:
-        if is_zmi_name(name):
-            return "zmi"
-    return None
+def is_management_method(ob, name, sub):
+    """True when ``sub`` is a method or a template protected by a management
+    permission."""
+    if not (isinstance(sub, METHOD_TYPES) or _maybe_template(sub)):
+        return False
+    return _permission(ob, name, sub) in MANAGEMENT_PERMISSIONS
 
 
-def _site_path(site):
-    return "/".join(site.getPhysicalPath())
+def _is_template(base):
+    """A page template or DTML file kept on a class: the ZMI's forms."""
+    module = type(base).__module__
+    return module.startswith(
+        ("App.special_dtml", "Products.PageTemplates.PageTemplateFile")
+    )
+
+
+# Which sites have the add-on
 
 
 def site_config(site):
     """The parsed guard settings of ``site``; None without the add-on."""
-    path = _site_path(site)
+    path = "/".join(site.getPhysicalPath())
     return get_settings(site).derived(
         "zmi_guard", lambda snapshot: config_from_settings(path, snapshot)
     )
 
 
-def installed_sites(app):
-    """The Plone sites directly in the Zope root that have the add-on.
+def _has_addon(ob):
+    annotations = getattr(aq_base(ob), "__annotations__", None)
+    return annotations is not None and STAMP_KEY in annotations
 
-    A site has it when it has the add-on's settings stamp (written when the
-    add-on's records are added at install, removed at uninstall).
-    """
-    sites = []
+
+def registered_paths(app):
+    """The paths of the sites the add-on was installed in (any depth)."""
+    jar = getattr(app, "_p_jar", None)
+    if jar is None:
+        return ()
+    return tuple(jar.root().get(SITES_KEY, ()))
+
+
+def register_site(site, installed=True):
+    """Add ``site`` to (or remove it from) the list of sites with the
+    add-on, kept in the database root; called on install and uninstall."""
+    jar = site._p_jar
+    if jar is None:
+        return
+    root = jar.root()
+    path = "/".join(site.getPhysicalPath())
+    paths = set(root.get(SITES_KEY, ()))
+    if (path in paths) == installed:
+        return
+    if installed:
+        paths.add(path)
+    else:
+        paths.discard(path)
+    root[SITES_KEY] = tuple(sorted(paths))
+
+
+def installed_sites(app):
+    """The Plone sites that have the add-on: those registered at install,
+    at any depth, and those directly in the Zope root."""
+    sites, seen = [], set()
+    candidates = [app.unrestrictedTraverse(p, None) for p in registered_paths(app)]
     for name in app.objectIds():
-        ob = app._getOb(name, None)
-        if ob is None or not IPloneSiteRoot.providedBy(ob):
+        candidates.append(app._getOb(name, None))
+    for ob in candidates:
+        if ob is None or not IPloneSiteRoot.providedBy(ob) or not _has_addon(ob):
             continue
-        annotations = getattr(aq_base(ob), "__annotations__", None)
-        if annotations is not None and STAMP_KEY in annotations:
+        path = ob.getPhysicalPath()
+        if path not in seen:
+            seen.add(path)
             sites.append(ob)
     return sites
 
@@ -173,159 +248,197 @@ def root_config(app):
     return combine(site_config(site) for site in installed_sites(app))
 
 
-def config_for(app, names):
-    """The guard settings that apply to a path (its names after the virtual
-    host segment), or None when no site has the add-on."""
-    for name in names:
-        if name == VIRTUAL_HOST_ROOT or name.startswith("_vh_"):
-            continue
-        ob = app._getOb(name, None)
-        if ob is not None and IPloneSiteRoot.providedBy(ob):
+def governing(app, parents, managed):
+    """The settings that judge a management step.
+
+    :param app: the Zope root.
+    :param parents: the objects the walk passed through.
+    :param managed: the object whose management is asked for.
+    :returns: a list of :class:`GuardConfig`, without duplicates.
+    """
+    configs = {}
+
+    def add(ob):
+        if IPloneSiteRoot.providedBy(ob):
             config = site_config(ob)
             if config is not None:
-                return config
-        break
-    return root_config(app)
+                configs.setdefault(config.site, config)
+                return True
+        return False
 
-
-class Verdict:
-    """What the guard decided about one ZMI request on a public host."""
-
-    __slots__ = ("config", "host", "client_ip", "block")
-
-    def __init__(self, config, host, client_ip, block):
-        self.config = config
-        self.host = host
-        self.client_ip = client_ip
-        self.block = block
-
-
-def decide(request):
-    """The :class:`Verdict` for a ZMI request; None when it may pass
-    unrecorded (a manage host, or no site with the add-on)."""
-    environ = request.environ
-    virtual_host, names = split_path(environ.get("PATH_INFO", ""))
-    config = config_for(request["PARENTS"][0], names)
-    if config is None:
-        return None
-    host = normalize_host(
-        virtual_host or environ.get("HTTP_HOST") or environ.get("SERVER_NAME")
-    )
-    if config.is_manage_host(host):
-        return None
-    client_ip = config.client_ip(
-        environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR")
-    )
-    return Verdict(config, host, client_ip, config.blocks and not guard_switched_off())
-
-
-def _user_of(request):
-    user = request.other.get("AUTHENTICATED_USER")
-    if user is None:
-        return ANONYMOUS
-    return user.getId() or user.getUserName()
-
-
-def _record(request, kind, verdict):
+    for ob in parents:
+        add(ob)
+    contained = False
     try:
-        environ = request.environ
-        user = "" if verdict.block else _user_of(request)
-        evidence.record(
-            when=datetime.now(timezone.utc),
-            host=verdict.host,
-            client_ip=verdict.client_ip,
-            user=user,
-            method=environ.get("REQUEST_METHOD", ""),
-            path=environ.get("PATH_INFO", ""),
-            kind=kind,
-            site=verdict.config.site,
-            blocked=verdict.block,
-        )
+        chain = aq_chain(aq_inner(managed))
     except Exception:
-        _log_failure_once()
+        chain = ()
+    for ob in chain:
+        contained = add(ob) or contained
+    if not contained:
+        config = root_config(app)
+        if config is not None:
+            configs.setdefault(config.site, config)
+    return list(configs.values())
 
 
-class NotFound(zExceptions.NotFound):
-    """Raised for a blocked request; rendered by :class:`BlockedView`.
+def _credentials(environ):
+    if environ.get("HTTP_AUTHORIZATION"):
+        return evidence.CREDENTIALS
+    cookie = environ.get("HTTP_COOKIE") or ""
+    if any(name in cookie for name in CREDENTIAL_COOKIES):
+        return evidence.CREDENTIALS
+    return evidence.ANONYMOUS
 
-    Its status is 404 or 403 as configured. It is named ``NotFound`` so that
-    Zope's error log ignores it like any other 404 (its default list of
-    ignored exceptions goes by class name) instead of logging a traceback for
-    every blocked probe.
-    """
 
-    def __init__(self, status):
+class Forbidden(zExceptions.HTTPException):
+    """The refusal in 403 mode. Not a ``zExceptions.Forbidden``, which the
+    walk would turn into a 404."""
+
+    def __init__(self):
         super().__init__("")
-        self.setStatus(status)
+        self.setStatus(403)
 
 
-class BlockedView:
-    """The response to a blocked request: the status and a page that names
-    nothing but the status."""
+class StepGuard:
+    """The ``traverseName`` of one request (see the module)."""
 
-    def __init__(self, context, request):
-        self.context = context
+    __slots__ = ("request", "dav", "xmlrpc", "recorded", "served")
+
+    def __init__(self, request, method):
         self.request = request
+        self.dav = method if method in DAV_METHODS else None
+        self.xmlrpc = None  # known once the form is read
+        self.recorded = None  # sites whose evidence this request added to
+        self.served = None  # (config, host, client, kind) to record as served
 
-    def __call__(self):
-        status = self.context.getStatus()
-        response = self.request.response
-        response.setStatus(status, lock=True)
-        response.setHeader("Content-Type", "text/html; charset=utf-8")
-        response.setHeader("Cache-Control", "no-store")
-        reason = zExceptions.status_reasons.get(status, "Not Found")
-        return (
-            f"<!DOCTYPE html><html><head><title>{reason}</title></head>"
-            f"<body><h1>{reason}</h1></body></html>"
-        )
-
-
-class GuardedTraverse:
-    """Stands in for ``request.traverse`` on one ZMI request (see the module).
-
-    It removes itself from the request when called, then either blocks, or
-    calls Zope's traversal and records the request with the user that
-    traversal authenticated.
-    """
-
-    __slots__ = ("request", "kind")
-
-    def __init__(self, request, kind):
-        self.request = request
-        self.kind = kind
-
-    def __call__(self, path, response=None, validated_hook=None):
-        request, self.request = self.request, None
-        request.__dict__.pop("traverse", None)
+    def __call__(self, ob, name):
+        request = self.request
+        kind = None
         try:
-            verdict = decide(request)
+            if is_zmi_name(name):
+                kind = "zmi"
+            elif self.dav is not None and name == self.dav:
+                kind = "webdav"
+            if kind is not None:
+                self.judge(ob, name, kind)
+        except (KeyError, zExceptions.HTTPException):
+            raise
         except Exception:
             _log_failure_once()
-            verdict = None
-        if verdict is None:
-            return request.traverse(path, response, validated_hook)
-        if verdict.block:
-            _record(request, self.kind, verdict)
-            request.environ[DISABLE_TRANSFORMS] = True
-            raise NotFound(verdict.config.status)
+        sub = _traverse_name(request, ob, name)
+        if kind is not None:
+            return sub
         try:
-            return request.traverse(path, response, validated_hook)
-        finally:
-            _record(request, self.kind, verdict)
+            if self.xmlrpc is None:
+                self.xmlrpc = is_xmlrpc_response(request.response)
+            if self.xmlrpc and not request.path:
+                kind = "xmlrpc"
+            elif is_management_method(ob, name, sub):
+                kind = "method"
+            if kind is not None:
+                self.judge(ob, name, kind)
+        except (KeyError, zExceptions.HTTPException):
+            raise
+        except Exception:
+            _log_failure_once()
+        return sub
+
+    def judge(self, ob, name, kind):
+        """Let a management step through, record it, or refuse it."""
+        request = self.request
+        environ = request.environ
+        parents = request.other.get("PARENTS") or [ob]
+        configs = governing(parents[0], parents, ob)
+        if not configs:
+            return
+        host = normalize_host(urlsplit(request.other.get("SERVER_URL", "")).netloc)
+        peer, server_client = peer_of(environ)
+        refusing = []
+        for config in configs:
+            client = client_of(config, environ, peer, server_client)
+            if not config.allows(host, peer, client):
+                refusing.append((config, client))
+        if not refusing:
+            return
+        block = any(c.blocks for c, _client in refusing) and not guard_switched_off()
+        if kind in ("zmi", "method") and self._directive(name):
+            kind = "directive"
+        path = request.other.get("PATH_INFO") or environ.get("PATH_INFO", "")
+        access = _credentials(environ)
+        method = environ.get("REQUEST_METHOD", "")
+        recorded = self.recorded = self.recorded or set()
+        for config, client in refusing:
+            if config.site in recorded:
+                continue
+            recorded.add(config.site)
+            evidence.record(
+                site=config.site,
+                host=host,
+                client_ip=client,
+                kind=kind,
+                method=method,
+                path=path,
+                access=access,
+                blocked=block,
+            )
+            if not block:
+                if self.served is None:
+                    self.served = []
+                    request.post_traverse(self.record_served)
+                self.served.append((config.site, host, client, kind, method, path))
+        if block:
+            if all(c.status == 403 for c, _client in refusing if c.blocks):
+                raise Forbidden()
+            raise KeyError(name)
+
+    def _directive(self, name):
+        """Whether ``name`` came from a form directive or XML-RPC."""
+        request = self.request
+        hacked = request.other.get("PATH_INFO")
+        return bool(
+            hacked
+            and hacked != request.environ.get("PATH_INFO")
+            and hacked.rstrip("/").rsplit("/", 1)[-1] == name
+        )
+
+    def record_served(self):
+        """After authentication (report mode): record whom the management
+        interface was served to. A post-traversal hook; returns None."""
+        try:
+            user = self.request.other.get("AUTHENTICATED_USER")
+            user_id = user.getId() if user is not None else None
+            if not user_id or user_id == ANONYMOUS:
+                return None
+            for site, host, client, kind, method, path in self.served or ():
+                evidence.record(
+                    site=site,
+                    host=host,
+                    client_ip=client,
+                    kind=kind,
+                    method=method,
+                    path=path,
+                    access=evidence.SERVED,
+                    blocked=False,
+                    user=user_id,
+                )
+        except Exception:
+            _log_failure_once()
+        return None
+
+
+def _maybe_template(sub):
+    """Cheap first test for :func:`_is_template` on a published step."""
+    return hasattr(sub, "aq_base") and _is_template(aq_base(sub))
 
 
 def on_pub_start(event):
-    """``IPubStart`` subscriber: the only part of the guard every request
-    pays for."""
+    """``IPubStart`` subscriber: gives the request its :class:`StepGuard`.
+    The only part of the guard every request pays for, with the cheap name
+    test of each step."""
     try:
         request = event.request
-        environ = request.environ
-        kind = request_kind(
-            environ.get("REQUEST_METHOD", "GET").upper(),
-            environ.get("PATH_INFO", ""),
-            environ.get("CONTENT_TYPE", ""),
-        )
-        if kind is not None:
-            request.traverse = GuardedTraverse(request, kind)
+        method = request.environ.get("REQUEST_METHOD", "GET").upper()
+        request.traverseName = StepGuard(request, method)
     except Exception:
         _log_failure_once()

@@ -9,21 +9,41 @@ and both patterns only catch a ZMI name at the end of the URL, so they miss
 ZMI's own resources (``misc_``, ``p_``, ``++resource++zmi``). The patterns
 here match a ZMI name as any path segment, exactly as the guard does
 (:func:`collective.securitybp.zmi.guard.is_zmi_name`; a test keeps them in
-step), and they also refuse WebDAV methods and XML-RPC.
+step), and they also refuse WebDAV methods (PUT and DELETE too, unless the
+request asks for JSON: plone.restapi), XML-RPC, and form directives in the
+query string (``NAME:method``, ``:action=NAME``, ``NAME:default_method``,
+``:default_action=NAME``, which Zope turns into one more name of the path).
+
+What a proxy cannot see, only the guard inside Zope catches: form
+directives in a POST body, methods protected by management permissions
+whose names do not start with ``manage`` (``acl_users/userFolderAddUser``),
+and whatever else depends on what a name turns out to be once Zope has
+walked to it.
 """
 
 from collective.securitybp import _
 from collective.securitybp.zmi.config import LOOPBACK_HOSTS
 from collective.securitybp.zmi.guard import WEBDAV_METHODS
+from collective.securitybp.zmi.guard import WRITE_METHODS
 from dataclasses import dataclass
 
 
-# One path segment that is the ZMI (see guard.ZMI_NAMES and guard.ZMI_PREFIX).
+# One path segment that is the ZMI (see guard.ZMI_NAME).
 ZMI_PATH_REGEX = (
     r"(^|/)(@@|\+\+view\+\+)?"
-    r"(manage(_[^/]*)?|Control_Panel|misc_|p_|\+\+resource\+\+(zmi|logo))(/|$)"
+    r"(manage([_A-Z][^/]*)?|Control_Panel|misc_|p_|\+\+resource\+\+(zmi|logo))(/|$)"
 )
+# A form directive in the raw query string: a key ending in :method,
+# :action, :default_method or :default_action (the colon possibly
+# percent-encoded) ...
+DIRECTIVE_QUERY_REGEX = (
+    r"(^|&)[^=&]*(:|%3[aA])(default_)?(method|action)([:%][^=&]*)?(=|&|$)"
+)
+# ... or a typed key with any other percent-encoding after its colon, which
+# could spell a directive in disguise (browsers encode no ASCII letters).
+ENCODED_DIRECTIVE_REGEX = r"(^|&)[^=&]*(:|%3[aA])([^=&%]|%3[aA])*%([^3]|3[^aA])"
 WEBDAV_GROUP = "({})".format("|".join(sorted(WEBDAV_METHODS)))
+WRITE_GROUP = "({})".format("|".join(sorted(WRITE_METHODS)))
 EXAMPLE_PUBLIC_HOST = "www.example.com"
 EXAMPLE_MANAGE_HOST = "manage.example.com"
 EXAMPLE_ADMIN_NETWORK = "192.0.2.0/24"
@@ -40,14 +60,24 @@ class RuleSet:
 
 def _nginx(public, site, backend, status):
     return f"""\
-# nginx: the public site {public}. The management interface, WebDAV and
-# XML-RPC answer {status} here.
+# nginx: the public site {public}. The management interface, WebDAV,
+# XML-RPC and form directives in the query answer {status} here. A proxy
+# cannot see form directives in POST bodies: the guard in Zope refuses them.
 
 # In the http {{}} block:
 map "$request_method:$content_type" $securitybp_zmi_request {{
     default 0;
     "~^{WEBDAV_GROUP}:" 1;
     "~*^POST:.*text/xml" 1;
+}}
+map "$request_method:$http_accept" $securitybp_dav_write {{
+    default 0;
+    "~^{WRITE_GROUP}:(?!.*application/json)" 1;
+}}
+map $args $securitybp_directive {{
+    default 0;
+    "~{DIRECTIVE_QUERY_REGEX}" 1;
+    "~{ENCODED_DIRECTIVE_REGEX}" 1;
 }}
 
 server {{
@@ -56,6 +86,12 @@ server {{
     # ssl_certificate and ssl_certificate_key of {public}
 
     if ($securitybp_zmi_request) {{
+        return {status};
+    }}
+    if ($securitybp_dav_write) {{
+        return {status};
+    }}
+    if ($securitybp_directive) {{
         return {status};
     }}
     location ~ "{ZMI_PATH_REGEX}" {{
@@ -73,11 +109,18 @@ def _apache(public, site, backend, status):
     return f"""\
 # Apache 2.4 (mod_rewrite, mod_proxy_http): in the public
 # <VirtualHost *:443> of {public}, before the rule that proxies to Zope.
-# The management interface, WebDAV and XML-RPC answer {status} here.
+# The management interface, WebDAV, XML-RPC and form directives in the query
+# answer {status} here. A proxy cannot see form directives in POST bodies:
+# the guard in Zope refuses them.
 RewriteEngine On
 RewriteCond "%{{REQUEST_METHOD}}" "^{WEBDAV_GROUP}$" [OR]
 RewriteCond "%{{REQUEST_METHOD}}:%{{HTTP:Content-Type}}" "^POST:.*text/xml" [NC,OR]
+RewriteCond "%{{QUERY_STRING}}" "{DIRECTIVE_QUERY_REGEX}" [OR]
+RewriteCond "%{{QUERY_STRING}}" "{ENCODED_DIRECTIVE_REGEX}" [OR]
 RewriteCond "%{{REQUEST_URI}}" "{ZMI_PATH_REGEX}"
+RewriteRule "^" "-" [R={status},L]
+RewriteCond "%{{REQUEST_METHOD}}" "^{WRITE_GROUP}$"
+RewriteCond "%{{HTTP:Accept}}" "!application/json"
 RewriteRule "^" "-" [R={status},L]
 
 RewriteRule "^/(.*)$" "http://{backend}/VirtualHostBase/https/{public}:443/{site}/VirtualHostRoot/$1" [P,L]
@@ -86,14 +129,22 @@ RewriteRule "^/(.*)$" "http://{backend}/VirtualHostBase/https/{public}:443/{site
 
 def _haproxy(public, site, backend, status):
     methods = " ".join(sorted(WEBDAV_METHODS))
+    writes = " ".join(sorted(WRITE_METHODS))
     return f"""\
 # HAProxy 2.x: in the frontend of the public site {public}. The path is
 # URL-decoded before it is matched (%6danage_main is manage_main to Zope).
+# A proxy cannot see form directives in POST bodies: the guard in Zope
+# refuses them.
 acl securitybp_zmi_path path,url_dec -m reg '{ZMI_PATH_REGEX}'
 acl securitybp_webdav method {methods}
+acl securitybp_write method {writes}
+acl securitybp_json req.hdr(accept) -m sub -i application/json
 acl securitybp_post method POST
 acl securitybp_xml req.hdr(content-type) -m sub -i text/xml
-http-request deny deny_status {status} if securitybp_zmi_path || securitybp_webdav || securitybp_post securitybp_xml
+acl securitybp_directive query -m reg '{DIRECTIVE_QUERY_REGEX}'
+acl securitybp_directive query -m reg '{ENCODED_DIRECTIVE_REGEX}'
+http-request deny deny_status {status} if securitybp_zmi_path || securitybp_webdav || securitybp_post securitybp_xml || securitybp_directive
+http-request deny deny_status {status} if securitybp_write !securitybp_json
 
 # In its backend ({backend} is Zope):
 http-request set-path /VirtualHostBase/https/{public}:443/{site}/VirtualHostRoot%[path]
