@@ -578,13 +578,13 @@ class TestCollectorParsing:
             }
         )
         assert violation == {
-            "directive": "img-src??",
+            "directive": "img-src\ufffd\ufffd",
             "blocked": "http://[broken/x",
             "document": "/",
             "disposition": "",
             "source": "",
             "line": 0,
-            "sample": "a?[31m?" + "x" * 73,
+            "sample": "a\ufffd[31m\ufffd" + "x" * 73,
         }
         for line in (True, -1, 1.5, "12", None, float("nan")):
             payload = {"csp-report": {"effective-directive": "x", "line-number": line}}

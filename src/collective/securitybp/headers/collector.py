@@ -64,7 +64,7 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 def _text(value, limit=MAX_FIELD):
     if not isinstance(value, str):
         return ""
-    return _UNPRINTABLE.sub("?", value[:limit])
+    return _UNPRINTABLE.sub("\ufffd", value[:limit])
 
 
 def _strip_url(value):
