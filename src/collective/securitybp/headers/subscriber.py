@@ -70,8 +70,11 @@ def add_security_headers(event):
         https = other.get("SERVER_URL", "").startswith("https:")
         variant = plan.variant(other.get("URL", "")) if plan.relaxed else None
         headers = plan.headers_for(https, plan.site_path(site, request), variant)
-        # Names are lower-case and values validated (no CR/LF): what
-        # response.setHeader would store, without its per-call work.
+        # Names are lower-case tokens and every value is one HTTP can carry
+        # (visible ASCII, space, tab): headers_for lets nothing else through
+        # (policy.sendable, checked once per cached tuple), whatever the
+        # registry holds. So this is what response.setHeader would store,
+        # without its per-call work, and the server can always encode it.
         current = request.response.headers
         for key, value in headers:
             existing = current.get(key)
