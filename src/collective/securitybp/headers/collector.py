@@ -357,10 +357,10 @@ class CSPReportView(BrowserView):
             length = 0
         if length > MAX_BODY:
             return self._answer(400, "Report body over 64 KiB.\n")
-        body = self._read_body()
-        if body is None or len(body) > MAX_BODY:
-            return self._answer(400, "Report body over 64 KiB.\n")
         try:
+            body = self._read_body()
+            if len(body) > MAX_BODY:
+                return self._answer(400, "Report body over 64 KiB.\n")
             violations = parse_reports(json.loads(body))
         except (ValueError, RecursionError):  # malformed, too deep, not UTF-8
             return self._answer(400, "Malformed CSP report.\n")
