@@ -14,10 +14,12 @@ import ast
 import base64
 import html
 import http.client
+import io
 import json
 import pytest
 import re
 import requests
+import tarfile
 import transaction
 
 
@@ -433,6 +435,41 @@ def test_unsendable_policy_stored_never_breaks_a_response(
         if "headers_csp_policy has an invalid value" in r.getMessage()
     ]
     assert len(logged) == 1
+
+
+def test_setting_imported_by_genericsetup_never_breaks_a_response(server, caplog):
+    """plone.registry keeps no constraint of its fields: a registry.xml (or
+    api.portal.set_registry_record) stores what the control panel refuses."""
+    from plone.app.registry.exportimport.handler import importRegistry
+    from Products.GenericSetup.context import TarballImportContext
+
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<registry>\n'
+        '<record name="collective.securitybp.headers_overrides">\n'
+        '<value purge="true">\n'
+        "<element>Referrer-Policy: \u201cno-referrer\u201d</element>\n"
+        "<element>X-Kept: yes</element>\n"
+        "</value>\n</record>\n</registry>\n"
+    ).encode()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        info = tarfile.TarInfo("registry.xml")
+        info.size = len(xml)
+        tar.addfile(info, io.BytesIO(xml))
+    portal = server["portal"]
+    importRegistry(TarballImportContext(portal.portal_setup, archive.getvalue()))
+    transaction.commit()
+    policy._logged.clear()
+    assert stored("headers_overrides") == [
+        "Referrer-Policy: \u201cno-referrer\u201d",
+        "X-Kept: yes",
+    ]
+    for name, response in get_pages(server).items():
+        assert_security_headers(response)  # Referrer-Policy: the preset's
+        assert response.headers["X-Kept"] == "yes", name
+    logged = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert len(logged) == 1
+    assert "Line 1 contains a curly quote U+201C" in logged[0]
 
 
 def test_forbidden_and_oversized_overrides_stored_never_break_a_response(server):
