@@ -1,1 +1,1 @@
-"""Response security headers and the CSP report collector (issue 5)."""
+"""Response security headers and the CSP report collector."""
