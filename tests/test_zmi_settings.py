@@ -53,7 +53,12 @@ def guard_settings(session, server):
     }
 
 
-DEFAULTS = {"mode": "report", "hosts": [], "proxies": [], "status": "404"}
+DEFAULTS = {
+    "mode": "report",
+    "hosts": [],
+    "proxies": ["127.0.0.0/8", "::1/128"],
+    "status": "404",
+}
 
 
 class TestControlPanelForm:
@@ -244,7 +249,6 @@ class TestProxyRulesPage:
             when=datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
             host="www.example.com",
             client_ip="203.0.113.7",
-            user="",
             method="GET",
             path="/manage_main",
             kind="zmi",
@@ -261,15 +265,17 @@ class TestProxyRulesPage:
         hosts = page.get_element_by_id("securitybp-guard-hosts").text_content().split()
         assert hosts == ["localhost", "manage.example.com"]
         [row] = page.find_class("securitybp-zmi-request")
-        cells = [c.text_content().strip() for c in row.findall("td")]
+        cells = [" ".join(c.text_content().split()) for c in row.findall("td")]
         assert cells == [
             "2030-01-02 03:04:05",
             "www.example.com",
-            "203.0.113.7",
-            "",
-            "GET /manage_main",
+            "1",
+            "203.0.113.7 (1)",
+            "anonymous",
+            "GET /manage_main (zmi)",
             "blocked",
         ]
+        assert row.get("data-kind") == "zmi"
         nginx = page.get_element_by_id("securitybp-rules-nginx").text_content()
         assert "return 403;" in nginx
         manage = page.get_element_by_id("securitybp-rules-manage-nginx").text_content()

@@ -20,6 +20,7 @@ Reading the stamp is an attribute lookup on an object that stays in the
 connection's cache; nothing is written on a request.
 """
 
+from Acquisition import aq_base
 from collective.securitybp import logger
 from persistent import Persistent
 from plone.registry.interfaces import IRegistry
@@ -81,8 +82,18 @@ def _stamp_serial(site):
     return None if stamp is None else stamp.serial
 
 
+def _registry(site):
+    """The site's registry, found without the component lookup: from the
+    management guard, ``site`` may be another site than the current one,
+    whose local utilities five.localsitemanager cannot wrap."""
+    registry = getattr(aq_base(site), "portal_registry", None)
+    if registry is not None and IRegistry.providedBy(registry):
+        return registry
+    return queryUtility(IRegistry, context=site)
+
+
 def _read_records(site):
-    registry = queryUtility(IRegistry, context=site)
+    registry = _registry(site)
     if registry is None:
         return {}
     values = {}

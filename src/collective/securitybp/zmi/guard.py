@@ -69,6 +69,7 @@ from collective.securitybp.zmi.config import guard_switched_off
 from collective.securitybp.zmi.config import normalize_host
 from collective.securitybp.zmi.config import peer_of
 from plone.base.interfaces import IPloneSiteRoot
+from plone.rest.interfaces import IAPIRequest
 from urllib.parse import urlsplit
 from ZPublisher.BaseRequest import BaseRequest
 from ZPublisher.xmlrpc import is_xmlrpc_response
@@ -282,8 +283,11 @@ def governing(app, parents, managed):
     return list(configs.values())
 
 
-def _credentials(environ):
-    if environ.get("HTTP_AUTHORIZATION"):
+def _credentials(request):
+    """Whether the request carries credentials (never checked here). Zope
+    moves the Authorization header from the environ to ``request._auth``."""
+    environ = request.environ
+    if getattr(request, "_auth", None) or environ.get("HTTP_AUTHORIZATION"):
         return evidence.CREDENTIALS
     cookie = environ.get("HTTP_COOKIE") or ""
     if any(name in cookie for name in CREDENTIAL_COOKIES):
@@ -330,22 +334,37 @@ class StepGuard:
         if kind is not None:
             return sub
         try:
+            managed = ob
             if self.xmlrpc is None:
                 self.xmlrpc = is_xmlrpc_response(request.response)
-            if self.xmlrpc and not request.path:
-                kind = "xmlrpc"
+            if not request.path and (self.xmlrpc or self._webdav()):
+                # The last name of the URL: what an XML-RPC call or a WebDAV
+                # method acts on, whatever Zope publishes after it.
+                kind, managed = ("xmlrpc" if self.xmlrpc else "webdav"), sub
             elif is_management_method(ob, name, sub):
                 kind = "method"
             if kind is not None:
-                self.judge(ob, name, kind)
+                self.judge(managed, name, kind)
         except (KeyError, zExceptions.HTTPException):
             raise
         except Exception:
             _log_failure_once()
         return sub
 
+    def _webdav(self):
+        """A WebDAV request: a WebDAV method, or PUT or DELETE that is not
+        a plone.rest call."""
+        if self.dav is None:
+            return False
+        return self.dav in WEBDAV_METHODS or not IAPIRequest.providedBy(self.request)
+
     def judge(self, ob, name, kind):
-        """Let a management step through, record it, or refuse it."""
+        """Let a management step through, record it, or refuse it.
+
+        :param ob: the object whose management the step asks for.
+        :param name: the name of the step.
+        :param kind: how it is management (see the evidence).
+        """
         request = self.request
         environ = request.environ
         parents = request.other.get("PARENTS") or [ob]
@@ -365,7 +384,7 @@ class StepGuard:
         if kind in ("zmi", "method") and self._directive(name):
             kind = "directive"
         path = request.other.get("PATH_INFO") or environ.get("PATH_INFO", "")
-        access = _credentials(environ)
+        access = _credentials(request)
         method = environ.get("REQUEST_METHOD", "")
         recorded = self.recorded = self.recorded or set()
         for config, client in refusing:
