@@ -347,3 +347,47 @@ def test_patterns_agree_with_the_guard(path):
     by_rules = re.search(ZMI_PATH_REGEX, path) is not None
     by_guard = any(guard.is_zmi_name(name) for name in path.split("/"))
     assert by_rules == by_guard
+
+
+# The query patterns refuse every query that Zope turns into a form directive.
+QUERIES = [
+    "manage_main:method=1",
+    ":action=manage_main",
+    "manage_main:default_method=1",
+    ":default_action=manage_main",
+    "manage_main%3Amethod=1",
+    "manage_main%3A%6Dethod=1",
+    "%3A%61ction=manage_main",
+    "a=1&manage_main:method:list=1",
+    "x:int=1&:method=manage_main",
+    "SearchableText=manage_main:method",
+    "portal_type:list=Document",
+    "portal_type%3Alist=Document&Subject%3Alist=caf%C3%A9",
+    "b_start:int=20",
+    "q=a%3Amethod",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_query_patterns_agree_with_zope(query):
+    from collective.securitybp.zmi.rules import DIRECTIVE_QUERY_REGEX
+    from collective.securitybp.zmi.rules import ENCODED_DIRECTIVE_REGEX
+    from io import BytesIO
+    from ZPublisher.HTTPRequest import HTTPRequest
+    from ZPublisher.HTTPResponse import HTTPResponse
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "PATH_INFO": "/plone",
+        "QUERY_STRING": query,
+    }
+    request = HTTPRequest(BytesIO(), environ, HTTPResponse())
+    request.processInputs()
+    zope_adds_a_name = request.other.get("PATH_INFO", "/plone") != "/plone"
+    refused = any(
+        re.search(pattern, query)
+        for pattern in (DIRECTIVE_QUERY_REGEX, ENCODED_DIRECTIVE_REGEX)
+    )
+    assert refused == zope_adds_a_name
