@@ -11,6 +11,7 @@ from plone.app.testing import TEST_USER_ID
 import http.client
 import json
 import pytest
+import re
 import requests
 import transaction
 
@@ -325,3 +326,19 @@ def test_keeps_the_last_500_reports(server):
     assert data["received"] == 550
     assert len(data["recent"]) == 500
     assert sum(v["count"] for v in data["violations"]) == 550
+
+
+def test_report_page_ranks_by_clients(server):
+    """Many reports from one client rank below a violation many clients saw."""
+    assert post(server, batch(30, kinds=1), "application/reports+json") == 204
+    for n in range(9):
+        assert post(server, legacy(), source=source(n)) == 204
+    session = requests.Session()
+    session.auth = ("manager", PASSWORD)
+    html = session.get(server["url"] + "/@@security-report", timeout=60).text
+    rows = re.findall(
+        r'<tr class="securitybp-csp-violation"[^>]*>\s*'
+        r"<td>(\d+)</td>\s*<td>([^<]+)</td>\s*<td><code>([^<]+)</code>",
+        html,
+    )
+    assert rows == [("9", "8+", "script-src-elem"), ("30", "1", "img-src")]

@@ -417,7 +417,16 @@ class CSPViolationsView(BrowserView):
         return self.index()
 
     def violations(self):
+        # Clients are remembered up to MAX_REPORTERS per violation: "8+".
         return [
-            dict(entry, last_seen=_utc(entry["last_seen"]))
+            dict(
+                entry,
+                last_seen=_utc(entry["last_seen"]),
+                clients=(
+                    f"{entry['clients']}+"
+                    if entry["clients"] >= MAX_REPORTERS
+                    else str(entry["clients"])
+                ),
+            )
             for entry in self.store.top()
         ]
