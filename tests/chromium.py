@@ -44,15 +44,16 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
-def new_driver(console_log=False, init_script=None):
+def new_driver(console_log=False, init_script=None, flags=()):
     """Start headless Chromium with this machine's flags.
 
     :param console_log: keep the browser console for ``get_log("browser")``.
     :param init_script: JavaScript to run in every new document first.
+    :param flags: more command line flags.
     """
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in FLAGS:
+    for flag in (*FLAGS, *flags):
         options.add_argument(flag)
     if console_log:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

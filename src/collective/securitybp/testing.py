@@ -42,11 +42,16 @@ class GuardSitesLayer(PloneSandboxLayer):
     """Sites for the management guard's tests, beside the site ``plone``:
     ``plain``, a second site with the add-on in report mode, and
     ``org/nested``, a site inside a folder, both in block mode with
-    ``manage.example.com`` as manage host (``plone`` too); a folder
-    ``plone/folder``, a virtual host monster, and a Manager ``manager`` in
-    ``plone`` and ``org/nested``."""
+    ``manage.example.com`` as manage host (``plone`` too); Plone's content
+    types and a (Zope) folder ``folder`` in ``plone``, a virtual host
+    monster, and a Manager ``manager`` in ``plone`` and ``org/nested``."""
 
     defaultBases = (FIXTURE,)
+
+    def setUpZope(self, app, configurationContext):
+        import plone.app.contenttypes
+
+        self.loadZCML(package=plone.app.contenttypes)
 
     def setUpPloneSite(self, portal):
         from plone.app.testing import SITE_OWNER_NAME
@@ -63,6 +68,7 @@ class GuardSitesLayer(PloneSandboxLayer):
         app.manage_addFolder("org")
         addPloneSite(app.org, "nested", extension_ids=profile)
         setSite(portal)
+        applyProfile(portal, "plone.app.contenttypes:default")
         portal.manage_addFolder("folder")
         for site, mode in (
             (portal, "block"),
