@@ -93,8 +93,23 @@ ZMI_NAME = re.compile(
     r"(?:manage(?:[_A-Z].*)?|Control_Panel|misc_|p_|\+\+resource\+\+(?:zmi|logo))$",
     re.DOTALL,
 )
-# First characters of every such name: a cheaper test first.
-ZMI_FIRST = frozenset("m@+Cp")
+# Beginnings of every such name: a cheaper test first.
+ZMI_STARTS = (
+    "manage",
+    "@@manage",
+    "++view++manage",
+    "Control_Panel",
+    "@@Control_Panel",
+    "++view++Control_Panel",
+    "misc_",
+    "@@misc_",
+    "++view++misc_",
+    "p_",
+    "@@p_",
+    "++view++p_",
+    "++resource++zmi",
+    "++resource++logo",
+)
 # Permissions of the management interface and of Zope-level objects (user
 # folders and their plugins, the error log, the Zope and CMF tools). Plone's
 # own screens are protected by permissions of their own ("Plone Site Setup:
@@ -127,11 +142,15 @@ MANAGEMENT_PERMISSIONS = frozenset(
         "Manage Transient Object Container",
     }
 )
-METHOD_TYPES = (
-    types.MethodType,
-    types.FunctionType,
-    types.BuiltinMethodType,
-    types.MethodWrapperType,
+# Exact types: ``type()`` is cheap where ``isinstance`` would ask an
+# acquisition wrapper for its ``__class__``.
+METHOD_TYPES = frozenset(
+    {
+        types.MethodType,
+        types.FunctionType,
+        types.BuiltinMethodType,
+        types.MethodWrapperType,
+    }
 )
 # Names of the cookies and header that carry credentials (Plone's session
 # cookie, plone.restapi's JWT cookie, HTTP authentication).
@@ -155,7 +174,7 @@ def _log_failure_once():
 
 def is_zmi_name(name):
     """True when a path name is the management interface (see the module)."""
-    return bool(name) and name[0] in ZMI_FIRST and ZMI_NAME.match(name) is not None
+    return name.startswith(ZMI_STARTS) and ZMI_NAME.match(name) is not None
 
 
 def _permission(ob, name, sub):
@@ -172,7 +191,7 @@ def _permission(ob, name, sub):
 def is_management_method(ob, name, sub):
     """True when ``sub`` is a method or a template protected by a management
     permission."""
-    if not (isinstance(sub, METHOD_TYPES) or _maybe_template(sub)):
+    if not (type(sub) in METHOD_TYPES or _maybe_template(sub)):
         return False
     return _permission(ob, name, sub) in MANAGEMENT_PERMISSIONS
 
@@ -447,8 +466,8 @@ class StepGuard:
 
 
 def _maybe_template(sub):
-    """Cheap first test for :func:`_is_template` on a published step."""
-    return hasattr(sub, "aq_base") and _is_template(aq_base(sub))
+    """:func:`_is_template` for what a step reached, wrapped or not."""
+    return _is_template(aq_base(sub))
 
 
 def on_pub_start(event):
