@@ -43,7 +43,7 @@ class TestInstall:
 
     def test_profile_version(self, portal):
         setup = api.portal.get_tool("portal_setup")
-        assert setup.getLastVersionForProfile(f"{PACKAGE_NAME}:default") == ("1001",)
+        assert setup.getLastVersionForProfile(f"{PACKAGE_NAME}:default") == ("1002",)
 
     def test_browserlayer(self, portal):
         assert IBrowserLayer in layer_utils.registered_layers()
@@ -100,6 +100,13 @@ class TestUninstall:
     def test_acknowledgements_removed(self):
         assert ANNOTATION_KEY not in IAnnotations(self.portal)
 
+    def test_site_no_longer_guarded(self):
+        from collective.securitybp.zmi import guard
+
+        app = self.portal.getPhysicalRoot()
+        assert "/plone" not in guard.registered_paths(app)
+        assert guard.installed_sites(app) == []
+
     def test_role_map_removed(self):
         assert pname(VIEW) not in self.portal.__dict__
         assert pname(MANAGE) not in self.portal.__dict__
@@ -124,8 +131,30 @@ class TestUpgrade:
         registry = api.portal.get_tool("portal_registry")
         registry.records.__delitem__("collective.securitybp.fail_on")
         setup.setLastVersionForProfile(profile, "1000")
-        steps = setup.listUpgrades(profile)
-        assert [s["dest"] for s in steps] == [("1001",)]
+        steps = setup.listUpgrades(profile, simple=True)
+        assert [s.dest for s in steps] == [("1001",), ("1002",), ("1002",)]
         setup.upgradeProfile(profile)
-        assert setup.getLastVersionForProfile(profile) == ("1001",)
+        assert setup.getLastVersionForProfile(profile) == ("1002",)
         assert api.portal.get_registry_record("collective.securitybp.fail_on") == "high"
+
+    @pytest.mark.parametrize(
+        "proxies,expected",
+        [([], ["127.0.0.0/8", "::1/128"]), (["10.0.0.5"], ["10.0.0.5"])],
+    )
+    def test_from_1001(self, manager, proxies, expected):
+        from collective.securitybp.zmi import guard
+
+        setup = api.portal.get_tool("portal_setup")
+        profile = f"{PACKAGE_NAME}:default"
+        registry = api.portal.get_tool("portal_registry")
+        del registry.records["collective.securitybp.zmi_admin_networks"]
+        registry["collective.securitybp.zmi_trusted_proxies"] = proxies
+        guard.register_site(manager, installed=False)
+        app = manager.getPhysicalRoot()
+        assert "/plone" not in guard.registered_paths(app)
+        setup.setLastVersionForProfile(profile, "1001")
+        setup.upgradeProfile(profile)
+        assert setup.getLastVersionForProfile(profile) == ("1002",)
+        assert registry["collective.securitybp.zmi_admin_networks"] == []
+        assert registry["collective.securitybp.zmi_trusted_proxies"] == expected
+        assert "/plone" in guard.registered_paths(app)
