@@ -157,14 +157,25 @@ def control_for(server, target, spelling):
     return send(method, address)
 
 
-@pytest.mark.parametrize("spelling", SPELLINGS, ids=[s[0] for s in SPELLINGS])
-@pytest.mark.parametrize("target", list(TARGETS))
+def cases(manage_host=False):
+    """The (target, spelling) pairs that apply: the Zope root answers no
+    XML-RPC of its own; WebDAV does not acquire, so through the report site
+    it stays there; on the manage host the root has a URL of its own."""
+    for target in TARGETS:
+        for spelling in SPELLINGS:
+            root = target in ("root", "via-report-site")
+            if root and spelling[0] == "xmlrpc":
+                continue
+            if target == "via-report-site" and (
+                manage_host or spelling[0].startswith("webdav")
+            ):
+                continue
+            yield pytest.param(target, spelling, id=f"{target}-{spelling[0]}")
+
+
 class TestCorpus:
+    @pytest.mark.parametrize("target,spelling", list(cases()))
     def test_public_host_is_refused_like_a_missing_name(self, server, target, spelling):
-        if target in ("root", "via-report-site") and spelling[0] == "xmlrpc":
-            pytest.skip("the Zope root answers no XML-RPC of its own")
-        if target == "via-report-site" and spelling[0].startswith("webdav"):
-            pytest.skip("WebDAV does not acquire: it stays in the report site")
         manager = TARGETS[target][2]
         control = control_for(server, target, spelling)
         answers = [
@@ -185,11 +196,8 @@ class TestCorpus:
         assert entries and all(e.blocked and e.host == PUBLIC for e in entries)
         assert sum(e.count for e in entries) >= 2
 
+    @pytest.mark.parametrize("target,spelling", list(cases(manage_host=True)))
     def test_manage_host_works(self, server, target, spelling):
-        if target == "via-report-site" or (
-            target == "root" and spelling[0] == "xmlrpc"
-        ):
-            pytest.skip("the root has its own URL; it answers no XML-RPC")
         manager = TARGETS[target][2]
         response = request_for(server, MANAGE, target, spelling, manager)
         if spelling[1] in ("GET", "POST") and spelling[0] != "xmlrpc":
@@ -519,3 +527,35 @@ class TestSitesWithTheAddon:
     def test_root_blocks_when_one_site_blocks(self, guard_functional):
         root = guard.root_config(guard_functional["app"])
         assert (root.mode, root.manage_hosts) == ("block", frozenset({MANAGE}))
+
+
+def test_paths_resolved_after_the_walk_are_not_judged(guard_functional):
+    """Code that resolves a path with the request after publishing's walk
+    (plone.app.linkintegrity, for links in a page) publishes nothing: the
+    guard leaves it alone and records nothing."""
+    from io import BytesIO
+    from ZPublisher.HTTPRequest import WSGIRequest
+    from ZPublisher.HTTPResponse import WSGIResponse
+    from ZPublisher.pubevents import PubStart
+
+    evidence.clear()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/plone/front-page/@@edit",
+        "SERVER_NAME": PUBLIC,
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": BytesIO(b""),
+    }
+    request = WSGIRequest(environ["wsgi.input"], environ, WSGIResponse())
+    guard.on_pub_start(PubStart(request))
+    portal = guard_functional["portal"]
+    assert request.traverseName(portal, "manage_main") is not None
+    assert evidence.recent() == []
+    # Inside the walk the same name is refused.
+    request._post_traverse = []
+    request.other["PARENTS"] = [guard_functional["app"], portal]
+    with pytest.raises(KeyError):
+        request.traverseName(portal, "manage_main")
+    assert [e.blocked for e in evidence.recent()] == [True]
+    evidence.clear()

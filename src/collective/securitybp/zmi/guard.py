@@ -337,6 +337,11 @@ class StepGuard:
 
     def __call__(self, ob, name):
         request = self.request
+        if "_post_traverse" not in request.__dict__:
+            # Not Zope's publishing walk (it keeps its post-traversal hooks
+            # there while it walks) but code resolving a path later, such as
+            # plone.app.linkintegrity: nothing is published by this name.
+            return _traverse_name(request, ob, name)
         kind = None
         try:
             if is_zmi_name(name):
