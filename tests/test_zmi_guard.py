@@ -422,9 +422,16 @@ class TestWhoIsBelieved:
 
     def test_403_when_configured(self, server, guard_functional):
         configure(guard_functional["portal"], blocked_status="403")
-        response = send("GET", url(server, PUBLIC, "plone", "manage_main"), MANAGER)
-        assert response.status_code == 403
-        assert "Location" not in response.headers
+        address = url(server, PUBLIC, "plone", "manage_main")
+        answers = [send("GET", address, auth) for auth in (None, MANAGER)]
+        assert [r.status_code for r in answers] == [403, 403]
+        for response in answers:
+            assert_no_challenge(response)
+            assert "x-content-type-options" in header_names(response)
+        assert answers[0].text == answers[1].text
+        assert title(answers[0]) == title(
+            send("GET", url(server, PUBLIC, "plone", "guard-no-such-name"))
+        )
 
     @pytest.mark.parametrize(
         "proxies,forwarded_for,expected",
