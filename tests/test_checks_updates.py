@@ -158,6 +158,9 @@ class TestPlonePastSecuritySupport:
                 ),
                 "reference": REFERENCE,
                 "subject": f"Plone {series}",
+                "commands": [],
+                "links": [],
+                "cause": None,
             }
         ]
 
@@ -217,6 +220,9 @@ class TestAdvisoryDataStale:
                 ),
                 "reference": REFERENCE,
                 "subject": "advisory data",
+                "commands": [],
+                "links": [],
+                "cause": None,
             }
         ]
 
@@ -256,6 +262,9 @@ class TestAdvisoryFileIgnored:
                 ),
                 "reference": REFERENCE,
                 "subject": "advisory file",
+                "commands": [],
+                "links": [],
+                "cause": None,
             }
         ]
         # The other checks go on with the shipped data.

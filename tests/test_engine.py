@@ -271,15 +271,15 @@ class TestScore:
         "failed,score,grade",
         [
             ({"SBP-CONF-904": Severity.INFO}, 100, "A"),
-            ({"SBP-CONF-900": Severity.LOW}, 93, "A"),
-            ({"SBP-CONF-903": Severity.MEDIUM}, 86, "B"),
-            ({"SBP-CONF-901": Severity.HIGH}, 73, "C"),
-            ({"SBP-CONF-901": Severity.MEDIUM}, 86, "B"),
+            ({"SBP-CONF-900": Severity.LOW}, 93.3, "A"),
+            ({"SBP-CONF-903": Severity.MEDIUM}, 86.6, "B"),
+            ({"SBP-CONF-901": Severity.HIGH}, 73.3, "C"),
+            ({"SBP-CONF-901": Severity.MEDIUM}, 86.6, "B"),
             ({"SBP-CONF-901": Severity.HIGH, "SBP-CONF-903": Severity.MEDIUM}, 60, "C"),
-            ({"SBP-CONF-902": Severity.HIGH}, 73, "C"),
-            ({"SBP-CONF-902": Severity.CRITICAL}, 46, "F"),
+            ({"SBP-CONF-902": Severity.HIGH}, 73.3, "C"),
+            ({"SBP-CONF-902": Severity.CRITICAL}, 46.6, "F"),
             # a check whose finding is above its default weighs that much
-            ({"SBP-CONF-900": Severity.CRITICAL}, 63, "F"),
+            ({"SBP-CONF-900": Severity.CRITICAL}, 63.6, "F"),
         ],
     )
     def test_score_and_grade(self, failed, score, grade):
@@ -289,16 +289,23 @@ class TestScore:
         findings = [Finding(**{**f.__dict__, "check_id": f.subject}) for f in findings]
         assert scored(self.CHECKS, findings) == (score, grade)
 
+    def test_any_check_that_passes_raises_it(self):
+        # One low check among a hundred critical ones still shows.
+        checks = {f"SBP-CONF-{n}": Severity.CRITICAL for n in range(100, 200)}
+        checks["SBP-CONF-900"] = Severity.LOW
+        low = finding(Severity.LOW, "x")
+        assert score_of(checks, [low]) < score_of(checks, []) == 100.0
+
     def test_several_findings_of_one_check_count_once(self):
         findings = [finding(Severity.LOW, str(i)) for i in range(10)]
         assert score_of({"SBP-CONF-900": Severity.LOW}, findings) == 0
-        assert score_of({**self.CHECKS}, findings) == 93
+        assert score_of({**self.CHECKS}, findings) == 93.3
 
     def test_acknowledged_finding_counts_as_passed(self):
         high = Finding(
             **{**finding(Severity.HIGH).__dict__, "check_id": "SBP-CONF-901"}
         )
-        assert score_of(self.CHECKS, [high]) == 73
+        assert score_of(self.CHECKS, [high]) == 73.3
         assert score_of(self.CHECKS, [], silenced=[high]) == 100
 
     def test_critical_means_f_whatever_the_score(self):
@@ -306,7 +313,7 @@ class TestScore:
         critical = Finding(
             **{**finding(Severity.CRITICAL).__dict__, "check_id": "SBP-CONF-100"}
         )
-        assert scored(checks, [critical]) == (99, "F")
+        assert scored(checks, [critical]) == (99.0, "F")
 
 
 class TestCauses:
@@ -331,7 +338,7 @@ class TestCauses:
         }
         assert data["summary"]["medium"] == 0
         # the consequence check counts as passed: 4 lost of 4 + 2
-        assert report.score == 33
+        assert report.score == 33.3
 
     def test_without_the_cause_they_count(self, portal, checks):
         cause, consequence = checks
@@ -339,7 +346,7 @@ class TestCauses:
         report = run_audit(portal, checks=[cause, consequence], now=NOW)
         assert [f.subject for f in report.findings] == ["a", "b"]
         assert report.consequences == ()
-        assert report.score == 66
+        assert report.score == 66.6
 
     def test_fixing_the_cause_raises_the_score(self, portal, checks):
         before = run_audit(portal, checks=list(checks), now=NOW).score

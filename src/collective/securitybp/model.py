@@ -235,7 +235,8 @@ class AcknowledgedFinding:
 
 
 def score_of(checks, findings, silenced=()):
-    """The score from 0 to 100: the severity-weighted share of checks passed.
+    """The score from 0 to 100, in tenths: the severity-weighted share of
+    checks passed.
 
     A check weighs :data:`SCORE_WEIGHTS` of its default severity, or of its
     most severe finding when that is higher; it loses the weight of its most
@@ -263,8 +264,10 @@ def score_of(checks, findings, silenced=()):
         total += SCORE_WEIGHTS[max(default, worst.get(check_id, Severity.INFO))]
         lost += SCORE_WEIGHTS[worst_open.get(check_id, Severity.INFO)]
     if not total:
-        return 100
-    return (100 * (total - lost)) // total
+        return 100.0
+    # Tenths, rounded down: any check that passes raises the score, and
+    # 100 means nothing is open.
+    return (1000 * (total - lost) // total) / 10
 
 
 def grade_of(score, findings):
@@ -368,6 +371,10 @@ class Report:
             "grade": self.grade,
             "summary": self.summary,
             "checks_run": self.checks_run,
+            "checks": [
+                {"check_id": check_id, "severity": severity.label}
+                for check_id, severity in self.checks
+            ],
             "fail_on": self.fail_on.label if self.fail_on else "never",
             "failed": self.failed,
             "findings": [item(f) for _area, items in self.by_area() for f in items],

@@ -50,6 +50,7 @@ class VulnerableDistribution(Check):
     title = _("Installed package has a known vulnerability")
     area = Area.UPDATES
     severity = Severity.HIGH
+    cases = {"advisory rated critical": Severity.CRITICAL}
     reference = references.UP_TO_DATE
 
     def run(self, context):
@@ -85,9 +86,12 @@ class VulnerableDistribution(Check):
             findings.append(
                 self.finding(
                     subject=f"{match.distribution} {advisory.id}",
-                    severity=Severity.CRITICAL
+                    case="advisory rated critical"
                     if advisory.severity == "critical"
-                    else Severity.HIGH,
+                    else None,
+                    links=[(advisory.id, advisory.source)]
+                    if "://" in (advisory.source or "")
+                    else [],
                     detail=_(
                         "${distribution} ${installed} is affected by ${id} "
                         "(${aliases}; rated ${rating}, published ${published}): "
