@@ -321,7 +321,7 @@ def test_checks_without_zope_conf():
     assert header["severities"] == "medium; report-only: low"
     assert "medium; report-only: low" in securitybp("checks").stdout
     readme = (REPO / "README.rst").read_text()
-    [row] = [line for line in readme.splitlines() if line.startswith("SBP-HEADER-002")]
+    [row] = [line for line in readme.splitlines() if line.startswith("SBP-HEADER-002 ")]
     assert row.split()[1:5] == ["headers", "medium;", "report-only:", "low"]
 
 
