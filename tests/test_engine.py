@@ -553,3 +553,88 @@ class TestSharedPerAudit:
 
         context = AuditContext(portal, portal.getPhysicalRoot(), NOW)
         assert backups.backup_state(context) is backups.backup_state(context)
+
+
+class CommandsCheck(CauseCheck):
+    """The cause, with commands and a link to a setting screen."""
+
+    def run(self, context):
+        return [
+            self.finding(
+                detail="cause",
+                remediation="r",
+                subject="root",
+                commands=[
+                    "mkdir -p /srv/x",
+                    "chmod -R o-rwx '/srv/x y' && echo <done>",
+                ],
+                links=[("Setting screen", "@@overview-controlpanel")],
+            )
+        ]
+
+
+class TestRendering:
+    """Consequences under their cause, commands in their own blocks."""
+
+    @pytest.fixture
+    def html(self, portal):
+        from plone.app.testing import setRoles
+        from plone.app.testing import TEST_USER_ID
+
+        setRoles(portal, TEST_USER_ID, ["Manager"])
+        cause = CommandsCheck()
+        gsm = getGlobalSiteManager()
+        checks = (cause, ConsequenceCheck(cause))
+        for check in checks:
+            gsm.registerUtility(check, ISecurityCheck, name=check.id)
+        try:
+            yield portal.restrictedTraverse("@@security-report")()
+        finally:
+            for check in checks:
+                gsm.unregisterUtility(provided=ISecurityCheck, name=check.id)
+
+    def test_commands_in_a_pre_code_block(self, html):
+        block = (
+            "<code>mkdir -p /srv/x\n"
+            "chmod -R o-rwx '/srv/x y' &amp;&amp; echo &lt;done&gt;</code></pre>"
+        )
+        assert block in html
+        assert html[: html.index(block)].rstrip().endswith(
+            '<pre class="securitybp-commands" >'
+        )
+        assert 'href="http://nohost/plone/@@overview-controlpanel"' in html
+
+    def test_consequences_inside_their_cause(self, html):
+        start = html.index('data-check-id="SBP-CONF-910"')
+        section = html[start : html.index("</article>\n", html.rindex("SBP-CONF-911"))]
+        assert section.count('data-cause="SBP-CONF-910|root"') == 2
+        # not listed again on their own
+        assert html.count('data-check-id="SBP-CONF-911"') == 2
+
+    def test_score_explained(self, html):
+        assert 'id="securitybp-score-help"' in html
+
+    def test_json_carries_lists(self, portal):
+        cause = CommandsCheck()
+        report = run_audit(portal, checks=[cause, ConsequenceCheck(cause)], now=NOW)
+        [item] = report.to_dict(site_url="https://example.org/plone")["findings"]
+        assert item["commands"][0] == "mkdir -p /srv/x"
+        assert item["links"] == [
+            {
+                "title": "Setting screen",
+                "url": "https://example.org/plone/@@overview-controlpanel",
+            }
+        ]
+        assert len(item["consequences"]) == 2
+
+    def test_text_keeps_commands_whole(self, portal):
+        from collective.securitybp.cli import format_report
+        from collective.securitybp.cli import Style
+
+        cause = CommandsCheck()
+        report = run_audit(portal, checks=[cause, ConsequenceCheck(cause)], now=NOW)
+        text = format_report(report, Severity.HIGH, Style(False), width=40)
+        lines = text.splitlines()
+        assert "               chmod -R o-rwx '/srv/x y' && echo <done>" in lines
+        assert any("Follows from it (2)" in line for line in lines)
+        assert sum("SBP-CONF-911" in line for line in lines) == 2
