@@ -599,10 +599,15 @@ class TestRendering:
             "chmod -R o-rwx '/srv/x y' &amp;&amp; echo &lt;done&gt;</code></pre>"
         )
         assert block in html
-        assert html[: html.index(block)].rstrip().endswith(
-            '<pre class="securitybp-commands" >'
+        assert (
+            html[: html.index(block)]
+            .rstrip()
+            .endswith('<pre class="securitybp-commands" >')
         )
-        assert 'href="http://nohost/plone/@@overview-controlpanel"' in html
+        links = html[html.index('<ul class="securitybp-links"') :]
+        links = links[: links.index("</ul>")]
+        assert "/plone/@@overview-controlpanel" in links
+        assert ">Setting screen</a>" in links
 
     def test_consequences_inside_their_cause(self, html):
         start = html.index('data-check-id="SBP-CONF-910"')
