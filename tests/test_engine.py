@@ -604,7 +604,8 @@ class TestRendering:
             .rstrip()
             .endswith('<pre class="securitybp-commands" >')
         )
-        links = html[html.index('<ul class="securitybp-links"') :]
+        links = html[html.index(block) :]
+        links = links[links.index('<ul class="securitybp-links"') :]
         links = links[: links.index("</ul>")]
         assert "/plone/@@overview-controlpanel" in links
         assert ">Setting screen</a>" in links
