@@ -71,7 +71,7 @@ def store_a_blob(instance):
 
 def run(check, portal, instance, now=NOW):
     context = AuditContext(site=portal, root=instance["root"], now=now)
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in check.run(context)]
 
 
 def touch(path, age=None, now=NOW):

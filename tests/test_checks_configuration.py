@@ -26,7 +26,7 @@ def run(check, portal):
     context = AuditContext(
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in check.run(context)]
 
 
 def keys(findings):

@@ -80,7 +80,7 @@ needs_root = pytest.mark.skipif(
 
 
 def findings(check, layout):
-    return [f.to_dict() for f in check.inspect(layout)]
+    return [f.as_data() for f in check.inspect(layout)]
 
 
 def make(path, mode, uid=0, gid=0, content=None):

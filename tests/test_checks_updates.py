@@ -35,7 +35,7 @@ def run(check, portal, now=None):
         root=portal.getPhysicalRoot(),
         now=now or datetime.now(timezone.utc),
     )
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in check.run(context)]
 
 
 def at(day):

@@ -31,7 +31,7 @@ def run(check, portal):
     context = AuditContext(
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in check.run(context)]
 
 
 def error_of(function, *args):
@@ -565,7 +565,7 @@ def run_with_ini(check, portal, ini):
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
     context._shared["process.layout"] = InstallationLayout(config_files=(ini,))
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in check.run(context)]
 
 
 class TestPoweredByDisclosed:

@@ -199,9 +199,8 @@ class Finding:
         check_id, _sep, subject = self.cause.partition("|")
         return check_id, subject
 
-    def to_dict(self, request=None, site_url=""):
-        """JSON-ready data; site links made absolute with ``site_url``."""
-        cause = self.cause_id
+    def to_dict(self, request=None):
+        """What the finding says, as JSON-ready data."""
         return {
             "check_id": self.check_id,
             "area": self.area.label,
@@ -210,15 +209,23 @@ class Finding:
             "title": text(self.title, request),
             "detail": text(self.detail, request),
             "remediation": text(self.remediation, request),
-            "commands": list(self.commands),
-            "links": [
-                {"title": text(link.title, request), "url": link.resolve(site_url)}
-                for link in self.links
-            ],
             "reference": self.reference,
             "subject": self.subject,
-            "cause": {"check_id": cause[0], "subject": cause[1]} if cause else None,
         }
+
+    def as_data(self, request=None, site_url=""):
+        """:meth:`to_dict` with the remediation's ``commands`` and ``links``
+        (site paths made absolute with ``site_url``) and the ``cause``: what
+        every door (page, JSON, REST, command line) shows."""
+        cause = self.cause_id
+        data = self.to_dict(request)
+        data["commands"] = list(self.commands)
+        data["links"] = [
+            {"title": text(link.title, request), "url": link.resolve(site_url)}
+            for link in self.links
+        ]
+        data["cause"] = {"check_id": cause[0], "subject": cause[1]} if cause else None
+        return data
 
 
 @dataclass(frozen=True)
@@ -228,8 +235,13 @@ class AcknowledgedFinding:
     finding: Finding
     acknowledgement: "Acknowledgement"  # noqa: F821
 
-    def to_dict(self, request=None, site_url=""):
-        data = self.finding.to_dict(request, site_url)
+    def to_dict(self, request=None):
+        data = self.finding.to_dict(request)
+        data["acknowledgement"] = self.acknowledgement.to_dict()
+        return data
+
+    def as_data(self, request=None, site_url=""):
+        data = self.finding.as_data(request, site_url)
         data["acknowledgement"] = self.acknowledgement.to_dict()
         return data
 
@@ -357,9 +369,9 @@ class Report:
         site_url = self.site if site_url is None else site_url
 
         def item(finding, data=None):
-            data = data or finding.to_dict(request, site_url)
+            data = data or finding.as_data(request, site_url)
             data["consequences"] = [
-                c.to_dict(request, site_url) for c in self.consequences_of(finding)
+                c.as_data(request, site_url) for c in self.consequences_of(finding)
             ]
             return data
 
@@ -379,6 +391,6 @@ class Report:
             "failed": self.failed,
             "findings": [item(f) for _area, items in self.by_area() for f in items],
             "acknowledged": [
-                item(a.finding, a.to_dict(request, site_url)) for a in self.acknowledged
+                item(a.finding, a.as_data(request, site_url)) for a in self.acknowledged
             ],
         }
