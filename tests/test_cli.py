@@ -504,3 +504,38 @@ def test_audit_ignores_its_own_environment(instance):
         assert consequences == {"SBP-PROC-003"}
         assert not any(f["check_id"] == "SBP-PROC-003" for f in data["findings"])
         assert data["score"] > 0
+
+
+READ_ROTATIONS = """\
+from plone.keyring.interfaces import IKeyManager
+from zope.component import getUtility
+from zope.component.hooks import setSite
+
+setSite(app.unrestrictedTraverse("/Plone"))
+manager = getUtility(IKeyManager)
+print(min(manager[name].last_rotation for name in manager))
+"""
+
+
+def test_keyring_rotation_command_runs_on_the_instance(instance, tmp_path):
+    # SBP-CONF-011's command, as the finding gives it, on the stopped
+    # instance: every ring of the site is rotated afterwards.
+    from collective.securitybp.checks.configuration import rotate_commands
+
+    before = time.time()
+    [command] = rotate_commands("/Plone", instance.zope_conf)
+    for _round in range(2):  # safe to run twice
+        done = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=TIMEOUT
+        )
+        assert done.returncode == 0, done.stderr
+    script = tmp_path / "read.py"
+    script.write_text(READ_ROTATIONS)
+    done = subprocess.run(
+        [str(BIN / "zconsole"), "run", str(instance.zope_conf), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip().splitlines()[-1]) >= before

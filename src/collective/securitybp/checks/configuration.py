@@ -17,6 +17,7 @@ from collective.securitybp.model import Area
 from collective.securitybp.model import Severity
 from collective.securitybp.principals import active_plugins
 from DateTime import DateTime
+from pathlib import Path
 from plone.protect import auto as protect_auto
 from plone.registry.interfaces import IRegistry
 from plone.transformchain.interfaces import ITransform
@@ -29,6 +30,7 @@ from zope.globalrequest import getRequest
 from zope.publisher.browser import TestRequest
 import os
 import shlex
+import sys
 
 
 # Values of an environment variable that plone.protect reads as "true".
@@ -660,7 +662,6 @@ def last_login(site):
 
 
 ROTATE_SCRIPT = """\
-cat > /tmp/securitybp_rotate_keyrings.py <<'EOF'
 # Replaces every secret of every keyring of the site and the Zope root.
 import transaction
 from plone.keyring.interfaces import IKeyManager
@@ -673,20 +674,32 @@ for manager in (getUtility(IKeyManager), getattr(app, "_key_manager", None)):
         for _secret in range(len(manager[name])):
             manager[name].rotate()
 transaction.commit()
-EOF"""
+"""
 
 
-def rotate_commands(site):
-    """Commands that rotate every keyring of ``site`` and the Zope root."""
+def zconsole():
+    """The zconsole script of this Python's environment, or plain ``zconsole``."""
+    script = Path(sys.executable).parent / "zconsole"
+    return shlex.quote(str(script)) if script.exists() else "zconsole"
+
+
+def rotate_commands(site_path, zope_conf):
+    """The command that rotates every keyring of the site at ``site_path``
+    and of the Zope root, with the instance's ``zope_conf``: zconsole runs
+    the script it reads from its standard input (no temporary file)."""
+    script = ROTATE_SCRIPT.format(site=site_path)
+    return [
+        f"{zconsole()} run {shlex.quote(str(zope_conf))} /dev/stdin <<'EOF'\n"
+        f"{script}EOF"
+    ]
+
+
+def instance_zope_conf():
+    """The running instance's zope.conf: ``<instancehome>/etc/zope.conf``."""
     from App.config import getConfiguration
 
     home = getattr(getConfiguration(), "instancehome", None) or "."
-    zope_conf = shlex.quote(os.path.join(home, "etc", "zope.conf"))
-    path = "/".join(site.getPhysicalPath())
-    return [
-        ROTATE_SCRIPT.format(site=path),
-        f"zconsole run {zope_conf} /tmp/securitybp_rotate_keyrings.py",
-    ]
+    return Path(home) / "etc" / "zope.conf"
 
 
 class KeyringsNeverRotated(Check):
@@ -759,11 +772,13 @@ class KeyringsNeverRotated(Check):
                     remediation=_(
                         "Rotate every keyring of the site and the Zope root "
                         "(this logs everybody out): stop the instance (or "
-                        "use a ZEO client) and run the commands below; then "
+                        "use a ZEO client) and run the command below; then "
                         "find out why logins do not rotate them (plone.protect "
                         "not loaded, or logins with basic authentication only)."
                     ),
-                    commands=rotate_commands(context.site),
+                    commands=rotate_commands(
+                        "/".join(context.site.getPhysicalPath()), instance_zope_conf()
+                    ),
                     links=[(_("Session secrets of the site"), SESSION_SECRETS)],
                 )
             )
