@@ -218,6 +218,8 @@ class TestBackupsTooOld:
             "Backups seem to have stopped."
         )
         assert "repozo --backup --gzip" in finding["commands"][1]
+        follow(finding["commands"])
+        assert run(self.check, portal, instance, datetime.now(timezone.utc)) == []
 
     def test_quiet_with_a_recent_backup(self, portal, instance):
         touch(instance["var"] / "backups" / "2026-11-27-03-00-00.fsz")

@@ -224,11 +224,12 @@ class TestSettings:
             )
             == 30
         )
+        # Logins are no evidence of daily work: no setting for them.
         assert (
             api.portal.get_registry_record(
-                "collective.securitybp.privileges_login_days"
+                "collective.securitybp.privileges_login_days", default=None
             )
-            == 7
+            is None
         )
         assert (
             api.portal.get_registry_record(
@@ -339,21 +340,21 @@ class TestSettingsOverHTTP:
         values = [
             (name, value)
             for name, value in parser.values
-            if name != "form.widgets.privileges_login_days"
+            if name != "form.widgets.privileges_dormant_days"
         ]
         bad = values + [
-            ("form.widgets.privileges_login_days", "0"),
+            ("form.widgets.privileges_dormant_days", "0"),
             ("form.buttons.save", "Save"),
         ]
         response = session.post(form_url, data=bad, timeout=60)
         assert response.status_code == 200
         assert "The number of days must be from 1 to 3650" in response.text
-        assert rest_value(session, url, "privileges_login_days") == 7
+        assert rest_value(session, url, "privileges_dormant_days") == 180
         good = values + [
-            ("form.widgets.privileges_login_days", "3"),
+            ("form.widgets.privileges_dormant_days", "3"),
             ("form.buttons.save", "Save"),
         ]
         response = session.post(form_url, data=good, timeout=60)
         assert response.status_code == 200
         assert "The number of days must be" not in response.text
-        assert rest_value(session, url, "privileges_login_days") == 3
+        assert rest_value(session, url, "privileges_dormant_days") == 3
