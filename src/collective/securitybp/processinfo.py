@@ -17,6 +17,11 @@ user is read from ``/proc/<pid>/status`` (Linux):
 
 :func:`set_inspected_process` names the process to inspect instead, for a
 caller that knows it better (for example a ``--pid`` option).
+
+The environment of that process (:func:`serving_environment`) is read from
+``/proc/<pid>/environ``, with zope.conf's ``<environment>`` section on top;
+whether it runs in a container (:func:`container_of`) from its environment,
+its root directory and its control group.
 """
 
 from Acquisition import aq_base
