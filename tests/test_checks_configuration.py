@@ -577,6 +577,8 @@ class TestServingEnvironment:
         assert self.fired(conf.FrameOptionsEmptied(), context) == [
             ("SBP-CONF-005", "medium", "PLONE_X_FRAME_OPTIONS")
         ]
+        [frames] = conf.FrameOptionsEmptied().run(context)
+        assert f"Inspected: process {server.pid}" in frames.to_dict()["detail"]
         assert self.fired(conf.ServingEnvironmentUnknown(), context) == []
 
     def test_not_its_own_environment(self, portal, monkeypatch):

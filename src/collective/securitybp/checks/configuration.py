@@ -113,6 +113,7 @@ class Setting(Check):
     subject = ""
     detail = None
     remediation = None
+    reads_environment = False  # the detail then names the process inspected
 
     def is_on(self, context):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
@@ -120,11 +121,27 @@ class Setting(Check):
     def run(self, context):
         if not self.is_on(context):
             return []
+        detail = self.detail
+        if self.reads_environment:
+            detail = _(
+                "${detail} Inspected: ${process}.",
+                mapping={
+                    "detail": detail,
+                    "process": inspected(environment_for(context)),
+                },
+            )
         return [
             self.finding(
-                subject=self.subject, detail=self.detail, remediation=self.remediation
+                subject=self.subject, detail=detail, remediation=self.remediation
             )
         ]
+
+
+def inspected(environment):
+    """Which process's environment was read, as a translatable text."""
+    if environment.process is None:
+        return _("the instance's configuration (the process was not found)")
+    return describe(environment.process)
 
 
 class DebugMode(Setting):
@@ -202,6 +219,7 @@ class PythonSecurityPolicy(Setting):
     id = "SBP-CONF-003"
     title = _("Python security policy implementation in use")
     severity = Severity.INFO
+    reads_environment = True
     subject = "security-policy-implementation"
     detail = _(
         "Zope checks permissions with the Python implementation of its "
@@ -256,11 +274,7 @@ class CSRFProtectionOff(Check):
         )
         disabled = (value or "").strip().lower() in TRUE_VALUES
         if disabled or (serving and protect_auto.CSRF_DISABLED):
-            process = (
-                describe(environment.process)
-                if environment.process
-                else _("the instance's configuration (the process was not found)")
-            )
+            process = inspected(environment)
             findings.append(
                 self.finding(
                     subject="PLONE_CSRF_DISABLED",
@@ -324,6 +338,7 @@ class FrameOptionsEmptied(Setting):
     id = "SBP-CONF-005"
     title = _("PLONE_X_FRAME_OPTIONS is empty")
     severity = Severity.MEDIUM
+    reads_environment = True
     reference = references.HEADERS
     subject = "PLONE_X_FRAME_OPTIONS"
     detail = _(
