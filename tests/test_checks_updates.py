@@ -226,6 +226,16 @@ class TestAdvisoryDataStale:
             }
         ]
 
+    def test_follows_from_an_ignored_loaded_file(self, portal, loaded):
+        loaded.write_text("{ not json", encoding="utf-8")
+        day = SHIPPED_DATE + timedelta(days=200)
+        [finding] = run(self.check, portal, at(day))
+        assert (finding["severity"], finding["subject"]) == ("low", "advisory data")
+        assert finding["cause"] == {
+            "check_id": "SBP-UPDATE-005",
+            "subject": "advisory file",
+        }
+
     def test_a_newer_loaded_file_makes_it_fresh(self, portal, loaded):
         day = SHIPPED_DATE + timedelta(days=200)
         assert len(run(self.check, portal, at(day))) == 1
