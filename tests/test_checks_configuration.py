@@ -3,6 +3,7 @@ keyrings and content settings, each firing and quiet on a real site."""
 
 from App.config import getConfiguration
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.audit import run_check
 from collective.securitybp.checks import configuration as conf
 from datetime import datetime
 from datetime import timezone
@@ -26,7 +27,7 @@ def run(check, portal):
     context = AuditContext(
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
-    return [f.as_data() for f in check.run(context)]
+    return [f.as_data() for f in run_check(check, context)]
 
 
 def keys(findings):
@@ -557,7 +558,9 @@ class TestServingEnvironment:
         return context
 
     def fired(self, check, context):
-        return [(f.check_id, f.severity.label, f.subject) for f in check.run(context)]
+        return [
+            (f.check_id, f.severity.label, f.subject) for f in run_check(check, context)
+        ]
 
     def test_reads_the_serving_process(self, portal, server, monkeypatch):
         from collective.securitybp.processinfo import ProcessIdentity

@@ -1,6 +1,7 @@
 """The privilege checks (SBP-PRIV-*), each firing and quiet."""
 
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.audit import run_check
 from collective.securitybp.checks import privileges
 from collective.securitybp.checks.privileges import DormantAccounts
 from collective.securitybp.checks.privileges import LocalGrants
@@ -31,7 +32,7 @@ def run(check, portal):
     context = AuditContext(
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
-    return [f.to_dict() for f in check.run(context)]
+    return [f.to_dict() for f in run_check(check, context)]
 
 
 NO_SITE_ADMIN = [("SBP-PRIV-001", "low", "")]
@@ -174,7 +175,7 @@ def findings(check, portal, now=None):
             key: f.to_dict()[key]
             for key in ("check_id", "severity", "subject", "title", "detail")
         }
-        for f in check.run(context)
+        for f in run_check(check, context)
     ]
 
 

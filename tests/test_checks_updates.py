@@ -3,6 +3,7 @@
 from collective.securitybp import advisories
 from collective.securitybp.advisories import SHIPPED_PATH
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.audit import run_check
 from collective.securitybp.checks.updates import AdvisoryDataStale
 from collective.securitybp.checks.updates import AdvisoryFileIgnored
 from collective.securitybp.checks.updates import PlonePastSecuritySupport
@@ -35,7 +36,7 @@ def run(check, portal, now=None):
         root=portal.getPhysicalRoot(),
         now=now or datetime.now(timezone.utc),
     )
-    return [f.as_data() for f in check.run(context)]
+    return [f.as_data() for f in run_check(check, context)]
 
 
 def at(day):

@@ -1,6 +1,7 @@
 """Security headers: the grammar, the compiled plan and the checks SBP-HEADER-*."""
 
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.audit import run_check
 from collective.securitybp.checks.headers import CSPNotEnforced
 from collective.securitybp.checks.headers import CSPUnsafeScripts
 from collective.securitybp.checks.headers import HeadersSwitchedOff
@@ -31,7 +32,7 @@ def run(check, portal):
     context = AuditContext(
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
-    return [f.as_data() for f in check.run(context)]
+    return [f.as_data() for f in run_check(check, context)]
 
 
 def error_of(function, *args):
@@ -565,7 +566,7 @@ def run_with_ini(check, portal, ini):
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
     context._shared["process.layout"] = InstallationLayout(config_files=(ini,))
-    return [f.as_data() for f in check.run(context)]
+    return [f.as_data() for f in run_check(check, context)]
 
 
 class TestPoweredByDisclosed:

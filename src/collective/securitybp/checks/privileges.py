@@ -1327,6 +1327,7 @@ class WeakPasswords(Check):
     title = _("Privileged account with a weak password")
     area = Area.PRIVILEGES
     severity = Severity.CRITICAL
+    cases = {"not checkable": Severity.INFO}
     reference = references.LOWEST_PRIVILEGES
 
     def run(self, context):
@@ -1372,7 +1373,7 @@ class WeakPasswords(Check):
                 findings.append(
                     self.finding(
                         subject=account.user_id,
-                        severity=Severity.INFO,
+                        case="not checkable",
                         title=_("Password of a privileged account not checkable"),
                         detail=_(
                             "${name}, who holds the ${role} role, is not held "
