@@ -395,6 +395,10 @@ class TestCodeWritable:
         var = make(install.instance / "var", 0o700, NOBODY, NOBODY)
         os.chown(install.instance, NOBODY, NOBODY)
         os.chown(install.egg, NOBODY, NOBODY)
+        # A link to a file elsewhere (as a virtualenv's bin/python is):
+        # what it points to must stay as it is.
+        elsewhere = make(install.root / "system-python", 0o755, content="")
+        (install.instance / "python").symlink_to(elsewhere)
         layout = install.layout(client_home=var)
         results = self.check.inspect(layout)
         assert [r.subject for r in results] == [
@@ -411,6 +415,10 @@ class TestCodeWritable:
         assert fired(self.check, layout) == []
         assert var.stat().st_uid == NOBODY
         assert fired(DataNotWritable(), layout) == []
+        assert (elsewhere.stat().st_uid, elsewhere.stat().st_mode & 0o777) == (
+            0,
+            0o755,
+        )
 
     def test_distributions_inside_the_interpreter_are_one_finding(self, install):
         # Package directories of Plone in site-packages are found as

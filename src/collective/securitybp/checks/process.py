@@ -275,7 +275,11 @@ def create_accounts():
 
 def recursively(command, argument, paths, keep=()):
     """``command -R argument path`` for each path, leaving out the paths of
-    ``keep`` below it (the data Zope writes) with ``find ... -prune``."""
+    ``keep`` below it (the data Zope writes) with ``find ... -prune``.
+
+    ``find`` hands symbolic links to the command by name, and chown and
+    chmod would change what they point to (a virtualenv's ``python`` is a
+    link to the system's): links are left out, as ``-R`` leaves them."""
     commands = []
     for path in outermost(paths):
         below = [k for k in outermost(keep) if path in k.parents]
@@ -285,8 +289,8 @@ def recursively(command, argument, paths, keep=()):
             continue
         pruned = " -o ".join(f"-path {shlex.quote(str(k))}" for k in below)
         commands.append(
-            f"find {target} \\( {pruned} \\) -prune -o -exec {command} "
-            f"{argument} {{}} +"
+            f"find {target} \\( {pruned} \\) -prune -o ! -type l -exec "
+            f"{command} {argument} {{}} +"
         )
     return commands
 
