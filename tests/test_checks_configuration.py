@@ -535,6 +535,17 @@ class TestUnpublishedContent:
         assert "internally_published" in states  # Members only
 
 
+def started(proc, timeout=10):
+    """Wait until ``proc`` runs its program (its environment is empty before)."""
+    from pathlib import Path
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the process did not start"
+        time.sleep(0.01)
+
+
 class TestServingEnvironment:
     """Environment variables are read from the process that serves the site."""
 
@@ -544,6 +555,7 @@ class TestServingEnvironment:
         env = {"PATH": os.environ["PATH"], "PLONE_CSRF_DISABLED": "true"}
         env["PLONE_X_FRAME_OPTIONS"] = ""
         proc = subprocess.Popen(["sleep", "120"], env=env)
+        started(proc)
         yield proc
         proc.kill()
         proc.wait()
@@ -589,6 +601,7 @@ class TestServingEnvironment:
 
         quiet = subprocess.Popen(["sleep", "120"], env={"PATH": os.environ["PATH"]})
         try:
+            started(quiet)
             monkeypatch.setenv("PLONE_CSRF_DISABLED", "true")
             context = self.context_for(portal, ProcessIdentity.from_proc(quiet.pid))
             assert self.fired(conf.CSRFProtectionOff(), context) == []

@@ -61,6 +61,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 
 
 NOBODY = 65534  # the daemon user (nobody) and its group (nogroup)
@@ -806,10 +807,20 @@ def child(script, *args):
         proc.wait()
 
 
+def started(proc, timeout=10):
+    """Wait until ``proc`` runs its program: until then its /proc entry
+    shows no command line, no environment and maybe the parent's user."""
+    deadline = time.monotonic() + timeout
+    while not Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the process did not start"
+        time.sleep(0.01)
+
+
 @contextmanager
 def sleeper(**kwargs):
     proc = subprocess.Popen(["sleep", "120"], **kwargs)
     try:
+        started(proc)
         yield proc
     finally:
         proc.kill()
@@ -1057,3 +1068,21 @@ class TestDiscoveryInPlone:
         context = self.context(portal)
         assert layout_for(context) is layout_for(context)
         assert layout_for(self.context(portal)) is not layout_for(context)
+
+
+def test_environment_of_a_process_being_started_is_unknown():
+    # Right after fork, before the program runs, /proc shows an empty
+    # environment: that is "could not read", not "no variables".
+    from collective.securitybp.processinfo import serving_environment
+
+    proc = subprocess.Popen(["sleep", "120"], env={"container": "podman"})
+    try:
+        environment = process_environment(proc.pid)
+        assert environment is None or environment.get("container") == "podman"
+        started(proc)
+        assert process_environment(proc.pid) == {"container": "podman"}
+        identity = ProcessIdentity.from_proc(proc.pid)
+        assert serving_environment(identity).complete
+    finally:
+        proc.kill()
+        proc.wait()

@@ -166,11 +166,14 @@ def process_environment(pid):
     ``/proc/<pid>/environ``.
 
     :returns: a dict, or None when it cannot be read (another user's
-        process, or no ``/proc``).
+        process, no ``/proc``, or a process that is being started, whose
+        environment is still empty).
     """
     try:
         raw = (PROC / str(pid) / "environ").read_bytes()
     except (OSError, ValueError):
+        return None
+    if not raw:
         return None
     values = {}
     for entry in raw.split(b"\0"):
