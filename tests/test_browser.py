@@ -34,9 +34,9 @@ def site(functional, browser):
     return f"http://{functional['host']}:{functional['port']}/{portal.getId()}"
 
 
-def medium_count(browser):
+def low_count(browser):
     badge = browser.find_element(
-        By.CSS_SELECTOR, '#securitybp-summary [data-severity="medium"]'
+        By.CSS_SELECTOR, '#securitybp-summary [data-severity="low"]'
     )
     return int(badge.text.split(":")[1])
 
@@ -50,7 +50,7 @@ def test_site_administrator_acknowledges_a_finding(browser, site):
     login(browser, site, "siteadmin")
     browser.get(site + "/@@security-report")
     score = browser.find_element(By.ID, "securitybp-score").text
-    mediums = medium_count(browser)
+    lows = low_count(browser)
     finding = browser.find_element(
         By.CSS_SELECTOR, 'article[data-check-id="SBP-PRIV-002"]'
     )
@@ -64,7 +64,9 @@ def test_site_administrator_acknowledges_a_finding(browser, site):
         EC.presence_of_element_located((By.ID, "securitybp-acknowledged"))
     )
     screenshot(browser, "acknowledged")
-    assert medium_count(browser) == mediums - 1
+    assert low_count(browser) == lows - 1
+    raised = browser.find_element(By.ID, "securitybp-score").text
+    assert float(raised.split("/")[0]) > float(score.split("/")[0])
     section = browser.find_element(By.ID, "securitybp-acknowledged")
     assert "Kept until the migration" in section.text
     assert "siteadmin" in section.text
@@ -82,7 +84,7 @@ def test_site_administrator_acknowledges_a_finding(browser, site):
     )
     assert browser.find_elements(By.ID, "securitybp-acknowledged") == []
     assert browser.find_element(By.ID, "securitybp-score").text == score
-    assert medium_count(browser) == mediums
+    assert low_count(browser) == lows
 
 
 def test_acknowledging_without_reason_is_refused(browser, site):

@@ -2,6 +2,7 @@
 and the maintenance settings' validation in the control panel and REST."""
 
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.audit import run_check
 from collective.securitybp.checks import backups
 from collective.securitybp.settings import clear_cache
 from datetime import date
@@ -16,6 +17,8 @@ import os
 import pytest
 import re
 import requests
+import shutil
+import subprocess
 import transaction
 import ZODB
 
@@ -69,7 +72,7 @@ def store_a_blob(instance):
 
 def run(check, portal, instance, now=NOW):
     context = AuditContext(site=portal, root=instance["root"], now=now)
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in run_check(check, context)]
 
 
 def touch(path, age=None, now=NOW):
@@ -80,6 +83,15 @@ def touch(path, age=None, now=NOW):
         stamp = (now - age).timestamp()
         os.utime(path, (stamp, stamp))
     return path
+
+
+def follow(commands):
+    """Run commands as written, in order, with bash."""
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, (command, done.stderr)
 
 
 def set_record(name, value):
@@ -138,32 +150,44 @@ class TestNoBackups:
                 "blobstoragezips",
             )
         )
-        assert run(self.check, portal, instance) == [
-            {
-                "check_id": "SBP-BACKUP-001",
-                "area": "backups",
-                "area_title": "Backups & monitoring",
-                "severity": "high",
-                "title": "No backups found",
-                "detail": (
-                    "No database backup (repozo's *.fs, *.fsz, *.deltafs or "
-                    f"*.dat files) was found in {locations}."
-                ),
-                "remediation": (
-                    "Back up the database and the blobs every day and keep "
-                    "copies on another machine. With collective.recipe.backup: "
-                    "bin/backup from cron, bin/snapshotbackup before big "
-                    "changes. With repozo alone: repozo --backup --gzip "
-                    f"--repository {var / 'backups'} --file "
-                    f"{var / 'filestorage' / 'Data.fs'}, and copy "
-                    f"{var / 'blobstorage'} with rsync or tar. If backups are "
-                    "kept elsewhere, add that directory to the backup "
-                    "locations in the control panel."
-                ),
-                "reference": REFERENCE,
-                "subject": "",
-            }
-        ]
+        [finding] = run(self.check, portal, instance)
+        assert (finding["check_id"], finding["severity"], finding["subject"]) == (
+            "SBP-BACKUP-001",
+            "high",
+            "",
+        )
+        assert f"was found in {locations}." in finding["detail"]
+        assert finding["commands"][0] == f"mkdir -p {var / 'backups'}"
+
+    def test_followed_from_nothing_it_is_quiet(self, portal, instance):
+        # No backup directory exists yet: the commands must create them.
+        store_a_blob(instance)
+        for name in ("backups", "blobstoragebackups"):
+            shutil.rmtree(instance["var"] / name)
+        [finding] = run(self.check, portal, instance)
+        [blobs] = run(backups.BlobsNotBackedUp(), portal, instance)
+        # Without any backup, the blob finding follows from this one.
+        assert blobs["cause"] == {"check_id": "SBP-BACKUP-001", "subject": ""}
+        follow(finding["commands"])
+        now = datetime.now(timezone.utc)
+        assert run(self.check, portal, instance, now) == []
+        assert run(backups.BlobsNotBackedUp(), portal, instance, now) == []
+        assert run(backups.BackupsTooOld(), portal, instance, now) == []
+        # A day and a half later that backup is too old; the commands of
+        # that finding run on the repository the first ones made.
+        later = now + timedelta(hours=36)
+        [too_old] = run(backups.BackupsTooOld(), portal, instance, later)
+        assert too_old["commands"] == finding["commands"][:2]
+        follow(too_old["commands"])
+        # ... and the restore test's commands bring the database back.
+        [restore] = run(backups.RestoreNotTested(), portal, instance, now)
+        follow(restore["commands"])
+        restored = instance["base"] / "var" / "restore-test" / "Data.fs"
+        db = ZODB.DB(FileStorage(str(restored), read_only=True))
+        try:
+            assert "app" in db.open().root()
+        finally:
+            db.close()
 
     @pytest.mark.parametrize(
         "name", ["2026-11-29-03-00-00.fsz", "2026-11-29-03-00-00.deltafs", "Data.fs"]
@@ -200,10 +224,7 @@ class TestBackupsTooOld:
             "(2026-11-27 03:00 UTC), is 57 hours old; the limit is 26 hours. "
             "Backups seem to have stopped."
         )
-        assert finding["remediation"].startswith(
-            "Check the job that makes the backups (cron, systemd timer), its "
-            "log and the free disk space, then run it by hand: bin/backup"
-        )
+        assert "repozo --backup --gzip" in finding["commands"][1]
 
     def test_quiet_with_a_recent_backup(self, portal, instance):
         touch(instance["var"] / "backups" / "2026-11-27-03-00-00.fsz")
@@ -239,26 +260,18 @@ class TestBlobsNotBackedUp:
         blobs = instance["var"] / "blobstorage"
         var = instance["var"]
         [finding] = run(self.check, portal, instance)
-        assert finding == {
-            "check_id": "SBP-BACKUP-003",
-            "area": "backups",
-            "area_title": "Backups & monitoring",
-            "severity": "high",
-            "title": "Blobs are not backed up",
-            "detail": (
-                f"Files and images are stored in {blobs}, and no backup of it "
-                f"was found in {var / 'blobstoragebackups'}, "
-                f"{var / 'blobstoragesnapshots'}, {var / 'blobstoragezips'}: a "
-                "restored database would miss them."
-            ),
-            "remediation": finding["remediation"],
-            "reference": REFERENCE,
-            "subject": str(blobs),
-        }
-        assert (
-            f"rsync -a {blobs}/ var/blobstoragebackups/blobstorage.$(date "
-            in (finding["remediation"])
+        assert (finding["check_id"], finding["severity"], finding["subject"]) == (
+            "SBP-BACKUP-003",
+            "high",
+            str(blobs),
         )
+        assert (
+            f"no backup of it was found in {var / 'blobstoragebackups'}"
+            in (finding["detail"])
+        )
+        assert finding["cause"] is None  # a database backup exists
+        follow(finding["commands"])
+        assert run(self.check, portal, instance) == []
 
     def test_quiet_with_a_blob_backup(self, portal, instance):
         store_a_blob(instance)
@@ -273,19 +286,11 @@ class TestRestoreNotTested:
         [finding] = run(self.check, portal, instance)
         assert (finding["check_id"], finding["severity"], finding["subject"]) == (
             "SBP-BACKUP-004",
-            "medium",
+            "low",
             "",
         )
-        assert finding["title"] == "Restore not tested recently"
-        assert finding["detail"] == (
-            "No restore test is recorded: nobody knows whether the backups can "
-            "bring the site back."
-        )
-        assert "repozo --recover --repository " in finding["remediation"]
-        assert finding["remediation"].endswith(
-            "Then record the date in Site Setup > Security best practices > "
-            "Last restore test."
-        )
+        assert "No restore test is recorded" in finding["detail"]
+        assert "--recover --repository " in finding["commands"][1]
 
     def test_older_than_90_days(self, portal, instance):
         set_record("maintenance_last_restore_test", date(2026, 8, 21))

@@ -3,6 +3,7 @@ keyrings and content settings, each firing and quiet on a real site."""
 
 from App.config import getConfiguration
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.audit import run_check
 from collective.securitybp.checks import configuration as conf
 from datetime import datetime
 from datetime import timezone
@@ -16,14 +17,17 @@ from Products.PluggableAuthService.interfaces.plugins import ICredentialsUpdateP
 from zope.component import getGlobalSiteManager
 from zope.component import getUtility
 from zope.interface import Interface
+import os
 import pytest
+import subprocess
+import sys
 
 
 def run(check, portal):
     context = AuditContext(
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in run_check(check, context)]
 
 
 def keys(findings):
@@ -67,27 +71,9 @@ class TestZopeSettings:
 
     def test_debug_mode(self, portal, config):
         config.debug_mode = True
-        assert run(conf.DebugMode(), portal) == [
-            {
-                "check_id": "SBP-CONF-001",
-                "area": "configuration",
-                "area_title": "Configuration",
-                "severity": "high",
-                "title": "Zope runs in debug mode",
-                "detail": (
-                    "The instance runs with debug-mode on: error pages can show "
-                    "tracebacks and internals, templates are re-read from disk "
-                    "and the login cookie is sent without its Secure flag."
-                ),
-                "remediation": (
-                    "Set 'debug-mode off' in zope.conf (and debug_mode = false "
-                    "in the [app] section of the WSGI ini file, if set there), "
-                    "then restart. Use debug mode only on a development machine."
-                ),
-                "reference": "Lock down access to your Management components",
-                "subject": "debug-mode",
-            }
-        ]
+        [finding] = run(conf.DebugMode(), portal)
+        assert keys([finding]) == [("SBP-CONF-001", "high", "debug-mode")]
+        assert "error pages can show tracebacks" in finding["detail"]
 
     def test_verbose_security(self, portal, config):
         config.verbose_security = True
@@ -123,11 +109,8 @@ class TestCSRF:
         monkeypatch.setenv("PLONE_CSRF_DISABLED", value)
         [finding] = run(self.check, portal)
         assert keys([finding]) == [("SBP-CONF-004", "critical", "PLONE_CSRF_DISABLED")]
-        assert finding["title"] == "CSRF protection is off"
-        assert finding["detail"] == (
-            f"The environment variable PLONE_CSRF_DISABLED is '{value}': "
-            "plone.protect does not check any request for a CSRF token, so a "
-            "page on another site can make a logged-in user change this one."
+        assert (
+            f"Inspected: process {os.getpid()}, the one serving" in (finding["detail"])
         )
 
     def test_false_value_is_quiet(self, portal, monkeypatch):
@@ -188,29 +171,25 @@ class TestSession:
     def test_insecure_cookie_on_https(self, portal):
         portal.REQUEST.setServerURL("https", "www.example.org", "443")
         assert portal.REQUEST["SERVER_URL"] == "https://www.example.org:443"
-        assert run(conf.SessionCookieNotSecure(), portal) == [
+        # The default header settings send HSTS for a year: medium.
+        [finding] = run(conf.SessionCookieNotSecure(), portal)
+        assert keys([finding]) == [
+            ("SBP-CONF-007", "medium", "/plone/acl_users/session")
+        ]
+        assert finding["links"] == [
             {
-                "check_id": "SBP-CONF-007",
-                "area": "configuration",
-                "area_title": "Configuration",
-                "severity": "high",
-                "title": "Login cookie not limited to HTTPS",
-                "detail": (
-                    "This site is served over HTTPS (https://www.example.org:443) "
-                    "but plone.session sets its login cookie without the "
-                    "Secure flag, so a browser also sends it over plain HTTP."
-                ),
-                "remediation": (
-                    "In the management interface open /plone/acl_users/session, "
-                    "tab Properties, tick 'secure' and save (or set it in a "
-                    "setup step). Debug mode also drops the flag: keep it off."
-                ),
-                "reference": "Provide a dedicated manage domain",
-                "subject": "/plone/acl_users/session",
+                "title": "Properties of the session plugin",
+                "url": "/acl_users/session/manage_propertiesForm",
             }
         ]
         portal.acl_users.session.manage_changeProperties(secure=True)
         assert run(conf.SessionCookieNotSecure(), portal) == []
+
+    def test_insecure_cookie_without_hsts_is_high(self, portal):
+        set_record(portal, "collective.securitybp.headers_hsts_enabled", False)
+        portal.REQUEST.setServerURL("https", "www.example.org", "443")
+        [finding] = run(conf.SessionCookieNotSecure(), portal)
+        assert keys([finding]) == [("SBP-CONF-007", "high", "/plone/acl_users/session")]
 
     def test_insecure_cookie_over_http_is_not_reported(self, portal):
         assert portal.REQUEST["SERVER_URL"].startswith("http://")
@@ -241,6 +220,26 @@ class TestSession:
         assert run(conf.NoPerUserKeyring(), portal) == []
 
 
+@pytest.fixture
+def distribution_login():
+    """plone.distribution's REST services of the Zope root, as a Plone 6
+    instance loads them (the test layer does not)."""
+    from plone.testing import zca
+    from zope.configuration import xmlconfig
+    import plone.distribution.services.auth
+    import plone.rest
+
+    zca.pushGlobalRegistry()
+    try:
+        context = xmlconfig.file("meta.zcml", package=plone.rest)
+        xmlconfig.file(
+            "configure.zcml", package=plone.distribution.services.auth, context=context
+        )
+        yield
+    finally:
+        zca.popGlobalRegistry()
+
+
 class TestRootCookie:
     check = conf.RootCookieStoresPassword()
 
@@ -250,55 +249,88 @@ class TestRootCookie:
         )
         assert run(self.check, portal) == []
 
+    def test_root_login_service(self, portal, app, distribution_login):
+        # plone.distribution's POST /@login of the Zope root calls the
+        # plugin directly: the plugin must be gone, not just inactive.
+        assert conf.root_login_service(app) is not None
+        app.acl_users.plugins.deactivatePlugin(
+            ICredentialsUpdatePlugin, "credentials_cookie_auth"
+        )
+        [finding] = run(self.check, portal)
+        assert keys([finding]) == [("SBP-CONF-010", "medium", "/@login")]
+        assert "whether or not that plugin is active" in finding["detail"]
+        app.acl_users.manage_delObjects(["credentials_cookie_auth"])
+        assert run(self.check, portal) == []
+
     def test_fires_when_active(self, portal, app):
         # plone.testing's Zope root PAS updates credentials with a cookie.
         active = app.acl_users.plugins.listPlugins(ICredentialsUpdatePlugin)
         assert "credentials_cookie_auth" in dict(active)
-        assert run(self.check, portal) == [
-            {
-                "check_id": "SBP-CONF-010",
-                "area": "configuration",
-                "area_title": "Configuration",
-                "severity": "medium",
-                "title": "Zope root cookie stores the password",
-                "detail": (
-                    "The cookie plugin /acl_users/credentials_cookie_auth at the "
-                    "Zope root stores the login name and the password, only "
-                    "base64-encoded, in the __ac cookie of every Zope Manager "
-                    "who logs in there."
-                ),
-                "remediation": (
-                    "In /acl_users/plugins (Credentials Update Plugins) "
-                    "deactivate /acl_users/credentials_cookie_auth, or use HTTP "
-                    "basic authentication over HTTPS on a dedicated manage "
-                    "domain for the Zope root."
-                ),
-                "reference": "'Zope Manager' User should not be used for daily work",
-                "subject": "/acl_users/credentials_cookie_auth",
-            }
-        ]
+        findings = run(self.check, portal)
+        assert keys(findings)[0] == (
+            "SBP-CONF-010",
+            "medium",
+            "/acl_users/credentials_cookie_auth",
+        )
+        assert "only encoded, in the __ac cookie" in findings[0]["detail"]
+
+
+def log_in(portal, user_id, when):
+    """Record a login as Plone's login form does (the member property)."""
+    from DateTime import DateTime
+
+    member = api.user.get(userid=user_id)
+    member.setMemberProperties({"login_time": DateTime(when)})
 
 
 class TestKeyrings:
     check = conf.KeyringsNeverRotated()
 
-    def test_fresh_site_was_never_rotated(self, portal, app):
-        findings = run(self.check, portal)
-        assert keys(findings)[0] == ("SBP-CONF-011", "low", "/plone")
-        assert findings[0]["detail"] == (
-            "The keyrings _system, _forms, _anon of /plone were never rotated: "
-            "they still hold the secrets made when it was created."
-        )
+    def test_quiet_on_a_fresh_site_nobody_logged_in_to(self, portal, app):
+        from plone.keyring.interfaces import IKeyManager
 
-    def test_quiet_after_rotation(self, portal, app):
+        assert getUtility(IKeyManager)["_system"].last_rotation == 0
+        assert run(self.check, portal) == []
+
+    def test_fires_when_a_login_did_not_rotate_them(self, portal, app):
+        log_in(portal, TEST_USER_ID, "2026-11-20 10:00 UTC")
+        [finding] = run(self.check, portal)
+        assert keys([finding]) == [("SBP-CONF-011", "low", "/plone")]
+        assert "The keyrings _system, _forms, _anon of /plone" in finding["detail"]
+
+    def test_quiet_when_rotated_at_the_login(self, portal, app):
+        from plone.keyring.interfaces import IKeyManager
+
+        log_in(portal, TEST_USER_ID, "2026-11-20 10:00 UTC")
+        getUtility(IKeyManager).rotate(ring=None)  # now, after the login
+        assert run(self.check, portal) == []
+
+    def test_followed_every_ring_rotates(self, functional):
+        # The script commits, as zconsole needs: a layer that allows it.
         from plone.keyring.interfaces import IKeyManager
         from plone.keyring.keymanager import KeyManager
+        from zope.component.hooks import setSite
 
-        getUtility(IKeyManager).rotate(ring=None)
+        portal, app = functional["portal"], functional["app"]
+        setSite(portal)
+
         app._key_manager = KeyManager()
-        assert keys(run(self.check, portal)) == [("SBP-CONF-011", "low", "/")]
-        app._key_manager.rotate(ring=None)
+        log_in(portal, TEST_USER_ID, "2026-11-20 10:00 UTC")
+        findings = run(self.check, portal)
+        assert keys(findings) == [
+            ("SBP-CONF-011", "low", "/plone"),
+            ("SBP-CONF-011", "low", "/"),
+        ]
+        old = {name: list(ring) for name, ring in getUtility(IKeyManager).items()}
+        [command] = findings[0]["commands"]
+        assert " run " in command and command.endswith("\nEOF")
+        # The script the command feeds zconsole, run as zconsole runs it
+        # (the command itself runs against a real instance in test_cli).
+        body = command.split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0]
+        exec(compile(body, "rotate_keyrings.py", "exec"), {"app": app})  # noqa: S102
         assert run(self.check, portal) == []
+        for name, ring in getUtility(IKeyManager).items():
+            assert not set(ring) & set(old[name]), name
 
 
 def set_record(portal, name, value):
@@ -308,13 +340,17 @@ def set_record(portal, name, value):
 class TestHTMLFiltering:
     check = conf.UnsafeHTMLFiltering()
 
-    def test_plone_default_allows_iframe(self, portal):
+    def test_plone_default_allows_iframe_low(self, portal):
+        [finding] = run(self.check, portal)
+        assert keys([finding]) == [("SBP-CONF-012", "low", "plone.valid_tags")]
+        assert "cannot run script here" in finding["detail"]
+
+    @pytest.mark.parametrize("tag", ["script", "object", "embed", "form"])
+    def test_a_script_tag_is_high(self, portal, tag):
+        registry = getUtility(IRegistry)
+        set_record(portal, "plone.valid_tags", registry["plone.valid_tags"] + [tag])
         [finding] = run(self.check, portal)
         assert keys([finding]) == [("SBP-CONF-012", "high", "plone.valid_tags")]
-        assert finding["detail"] == (
-            "HTML filtering keeps the tags iframe in rich text: editors can "
-            "embed scripts, other sites or forms in pages."
-        )
 
     def test_quiet_without_active_content(self, portal):
         tags = getUtility(IRegistry)["plone.valid_tags"]
@@ -337,10 +373,7 @@ class TestHTMLFiltering:
             ("SBP-CONF-012", "high", "plone.custom_attributes"),
         ]
         assert "the tags form, iframe, script in" in findings[1]["detail"]
-        assert findings[2]["detail"] == (
-            "HTML filtering keeps the event handler attributes onclick, onload: "
-            "they run JavaScript."
-        )
+        assert "attributes onclick, onload:" in findings[2]["detail"]
 
 
 class TestSelfRegistration:
@@ -349,26 +382,11 @@ class TestSelfRegistration:
     def test_fires_with_password_choice(self, manager):
         set_record(manager, "plone.enable_self_reg", True)
         set_record(manager, "plone.enable_user_pwd_choice", True)
-        assert run(self.check, manager) == [
-            {
-                "check_id": "SBP-CONF-013",
-                "area": "configuration",
-                "area_title": "Configuration",
-                "severity": "medium",
-                "title": "Self-registration without e-mail validation",
-                "detail": (
-                    "Anybody can create an account and chooses its password in "
-                    "the form, so the e-mail address is never confirmed."
-                ),
-                "remediation": (
-                    "In Site Setup > Security, untick 'Let users select their "
-                    "own passwords' (users then get an e-mail to set it), or "
-                    "untick 'Enable self-registration' if nobody needs it."
-                ),
-                "reference": "Work with the lowest amount of privileges necessary",
-                "subject": "plone.enable_user_pwd_choice",
-            }
+        [finding] = run(self.check, manager)
+        assert keys([finding]) == [
+            ("SBP-CONF-013", "medium", "plone.enable_user_pwd_choice")
         ]
+        assert finding["links"][0]["url"].endswith("@@security-controlpanel")
 
     def test_quiet_with_email_validation(self, manager):
         set_record(manager, "plone.enable_self_reg", True)
@@ -515,3 +533,102 @@ class TestUnpublishedContent:
         assert {"private", "pending", "internal"} <= set(states)
         assert "published" not in states
         assert "internally_published" in states  # Members only
+
+
+def started(proc, timeout=10):
+    """Wait until ``proc`` runs its program (its environment is empty before)."""
+    from pathlib import Path
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the process did not start"
+        time.sleep(0.01)
+
+
+class TestServingEnvironment:
+    """Environment variables are read from the process that serves the site."""
+
+    @pytest.fixture
+    def server(self):
+        """A real process started with its own environment."""
+        env = {"PATH": os.environ["PATH"], "PLONE_CSRF_DISABLED": "true"}
+        env["PLONE_X_FRAME_OPTIONS"] = ""
+        proc = subprocess.Popen(["sleep", "120"], env=env)
+        started(proc)
+        yield proc
+        proc.kill()
+        proc.wait()
+
+    def context_for(self, portal, process):
+        from collective.securitybp.processinfo import InstallationLayout
+
+        context = AuditContext(
+            site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
+        )
+        context._shared["process.layout"] = InstallationLayout(process=process)
+        return context
+
+    def fired(self, check, context):
+        return [
+            (f.check_id, f.severity.label, f.subject) for f in run_check(check, context)
+        ]
+
+    def test_reads_the_serving_process(self, portal, server, monkeypatch):
+        from collective.securitybp.processinfo import ProcessIdentity
+
+        # This process says nothing; the serving process disables CSRF.
+        monkeypatch.delenv("PLONE_CSRF_DISABLED", raising=False)
+        monkeypatch.delenv("PLONE_X_FRAME_OPTIONS", raising=False)
+        context = self.context_for(portal, ProcessIdentity.from_proc(server.pid))
+        assert self.fired(conf.CSRFProtectionOff(), context) == [
+            ("SBP-CONF-004", "critical", "PLONE_CSRF_DISABLED")
+        ]
+        [finding] = conf.CSRFProtectionOff().run(context)
+        assert (
+            f"Inspected: process {server.pid}, the running instance"
+            in (finding.to_dict()["detail"])
+        )
+        assert self.fired(conf.FrameOptionsEmptied(), context) == [
+            ("SBP-CONF-005", "medium", "PLONE_X_FRAME_OPTIONS")
+        ]
+        [frames] = conf.FrameOptionsEmptied().run(context)
+        assert f"Inspected: process {server.pid}" in frames.to_dict()["detail"]
+        assert self.fired(conf.ServingEnvironmentUnknown(), context) == []
+
+    def test_not_its_own_environment(self, portal, monkeypatch):
+        from collective.securitybp.processinfo import ProcessIdentity
+
+        quiet = subprocess.Popen(["sleep", "120"], env={"PATH": os.environ["PATH"]})
+        try:
+            started(quiet)
+            monkeypatch.setenv("PLONE_CSRF_DISABLED", "true")
+            context = self.context_for(portal, ProcessIdentity.from_proc(quiet.pid))
+            assert self.fired(conf.CSRFProtectionOff(), context) == []
+        finally:
+            quiet.kill()
+            quiet.wait()
+
+    def test_says_when_it_cannot_read_it(self, portal):
+        from collective.securitybp.processinfo import DAEMON
+        from collective.securitybp.processinfo import ProcessIdentity
+
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()  # its /proc entry is gone: nothing to read
+        identity = ProcessIdentity(gone.pid, 65534, 65534, origin=DAEMON)
+        context = self.context_for(portal, identity)
+        assert self.fired(conf.ServingEnvironmentUnknown(), context) == [
+            ("SBP-CONF-017", "info", "environment")
+        ]
+        [finding] = conf.ServingEnvironmentUnknown().run(context)
+        assert finding.cause == ""
+
+    def test_follows_from_the_process_not_found(self, portal):
+        context = self.context_for(portal, None)
+        [finding] = conf.ServingEnvironmentUnknown().run(context)
+        assert (finding.check_id, finding.severity.label) == ("SBP-CONF-017", "info")
+        assert finding.cause == "SBP-PROC-010|"
+
+    def test_this_process_serving_is_complete(self, portal):
+        # The report page: the serving process is this one.
+        assert run(conf.ServingEnvironmentUnknown(), portal) == []

@@ -31,7 +31,9 @@ from collective.securitybp.checks.process import OwnsCode
 from collective.securitybp.checks.process import ProcessUnknown
 from collective.securitybp.checks.process import RunsAsRoot
 from collective.securitybp.checks.process import sample_blobs
+from collective.securitybp.model import text
 from collective.securitybp.processinfo import BUILDOUT
+from collective.securitybp.processinfo import container_of
 from collective.securitybp.processinfo import Database
 from collective.securitybp.processinfo import DISTRIBUTIONS
 from collective.securitybp.processinfo import editable_source
@@ -40,6 +42,7 @@ from collective.securitybp.processinfo import installation_layout
 from collective.securitybp.processinfo import InstallationLayout
 from collective.securitybp.processinfo import INSTANCE_CONFIGURATION
 from collective.securitybp.processinfo import INTERPRETER
+from collective.securitybp.processinfo import process_environment
 from collective.securitybp.processinfo import ProcessIdentity
 from collective.securitybp.processinfo import set_inspected_process
 from collective.securitybp.processinfo import SOURCE_CHECKOUTS
@@ -58,6 +61,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 
 
 NOBODY = 65534  # the daemon user (nobody) and its group (nogroup)
@@ -77,7 +81,7 @@ needs_root = pytest.mark.skipif(
 
 
 def findings(check, layout):
-    return [f.to_dict() for f in check.inspect(layout)]
+    return [f.as_data() for f in check.inspect(layout)]
 
 
 def make(path, mode, uid=0, gid=0, content=None):
@@ -165,6 +169,7 @@ class Install:
             },
             config_files=(self.zope_conf, self.zope_ini),
             reads_inituser=False,
+            container=None,
         )
         return replace(layout, **changes)
 
@@ -199,6 +204,9 @@ def finding(check_id, severity, title, subject, detail, remediation):
         "remediation": remediation,
         "reference": REFERENCE,
         "subject": subject,
+        "commands": [],
+        "links": [],
+        "cause": None,
     }
 
 
@@ -220,18 +228,48 @@ def this_process_text():
     )
 
 
-def accounts(i):
-    """The account commands of the remediations, for ``Install`` i."""
-    code = f"{i.root}/bin {i.egg} {i.parts} {i.checkout} {i.bin} {i.site_packages}"
-    return (
-        "groupadd plone_group; useradd --system --gid plone_group --shell "
-        "/usr/sbin/nologin plone_buildout; useradd --system --gid plone_group "
-        "--shell /usr/sbin/nologin plone_daemon; "
-        f"chown -R plone_buildout:plone_group {code}; "
-        f"chmod -R u+rwX,g+rX,g-w,o-rwx {code}; "
-        f"chown -R plone_daemon:plone_group {i.var}; "
-        f"chmod -R u+rwX,g+rX,o-rwx {i.var}"
-    )
+def fired(check, layout, **kw):
+    """``(check id, severity, subject)`` of each finding."""
+    return [
+        (f.check_id, f.severity.label, f.subject) for f in check.inspect(layout, **kw)
+    ]
+
+
+def follow(result, twice=True):
+    """Run a finding's commands as written, in order, with bash; ``twice``
+    runs them again, which must work too (idempotent)."""
+    for _round in range(2 if twice else 1):
+        for command in result.commands:
+            done = subprocess.run(
+                ["bash", "-c", command], capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 0, (command, done.stderr)
+
+
+ACCOUNTS = ("plone_daemon", "plone_buildout")
+
+
+def account_exists(name):
+    return subprocess.run(["id", "-u", name], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def plone_accounts():
+    """Removes the document's accounts afterwards if a test created them."""
+    existed = {name: account_exists(name) for name in ACCOUNTS}
+    group = subprocess.run(["getent", "group", "plone_group"], capture_output=True)
+    yield
+    for name in ACCOUNTS:
+        if not existed[name] and account_exists(name):
+            subprocess.run(["userdel", name], check=True)
+    if group.returncode != 0:
+        subprocess.run(["groupdel", "plone_group"], capture_output=True)
+
+
+def uid_of(name):
+    import pwd
+
+    return pwd.getpwnam(name).pw_uid
 
 
 @needs_root
@@ -250,23 +288,51 @@ class TestRunsAsRoot:
     def test_fires_for_this_process_as_root(self, install):
         # Not injected: this process's real identity (CI runs as root).
         layout = install.layout(process=ProcessIdentity.current())
-        assert findings(self.check, layout) == [
-            finding(
-                "SBP-PROC-001",
-                "critical",
-                "Zope runs as root",
-                "",
-                "Zope runs as root, so a flaw in Zope, Plone or an add-on "
-                "gives an attacker the whole machine instead of one account "
-                "that can only write the site's data. Inspected: "
-                f"{this_process_text()}.",
-                "Run the instance as an unprivileged user that cannot change "
-                f"its code. As root: {accounts(install)}. Then start the "
-                "instance as plone_daemon (User=plone_daemon in its systemd "
-                "unit, or sudo -u plone_daemon), and let a web server in "
-                "front of it use the ports below 1024.",
-            )
-        ]
+        [result] = self.check.inspect(layout)
+        assert fired(self.check, layout) == [("SBP-PROC-001", "critical", "")]
+        assert f"Inspected: {this_process_text()}" in text(result.detail)
+        assert result.commands[0].startswith("getent group plone_group")
+        assert result.links[0].url.startswith("https://docs.docker.com/")
+
+    def test_high_in_a_container(self, install):
+        layout = install.layout(process=ProcessIdentity.current(), container="podman")
+        assert fired(self.check, layout) == [("SBP-PROC-001", "high", "")]
+        [result] = self.check.inspect(layout)
+        assert "inside a container (podman)" in text(result.detail)
+        assert "'USER plone_daemon'" in text(result.remediation)
+
+    def test_container_told_by_a_real_process(self):
+        # podman and systemd-nspawn set "container" in the environment.
+        env = dict(os.environ, container="podman")
+        with sleeper(env=env) as proc:
+            assert container_of(proc.pid, process_environment(proc.pid)) == "podman"
+        with sleeper(env={"PATH": os.environ["PATH"]}) as proc:
+            expected = "docker" if Path("/.dockerenv").exists() else None
+            assert container_of(proc.pid, process_environment(proc.pid)) == expected
+
+    def test_followed_in_a_closed_home_the_daemon_can_run(self, tree, plone_accounts):
+        # The installation lies in a directory only root may enter, as
+        # /root does. The commands must let the daemon reach its code and
+        # write its data, and leave the code to the build user.
+        home = make(tree / "root", 0o700)
+        install = Install(home)
+        layout = install.layout(process=ProcessIdentity.current())
+        [result] = self.check.inspect(layout)
+        follow(result)
+        daemon = ["runuser", "-u", "plone_daemon", "--"]
+        reads = subprocess.run([*daemon, "cat", str(install.zope_ini)])
+        assert reads.returncode == 0
+        writes = subprocess.run([*daemon, "touch", str(install.filestorage / "t")])
+        assert writes.returncode == 0
+        changes = subprocess.run([*daemon, "touch", str(install.etc / "x.conf")])
+        assert changes.returncode != 0
+        # Judged for a real process of the daemon: nothing left to report.
+        with sleeper(user="plone_daemon") as proc:
+            identity = ProcessIdentity.from_proc(proc.pid)
+            assert identity.user == "plone_daemon"
+            after = install.layout(process=identity)
+            for check in (RunsAsRoot(), OwnsCode(), CodeWritable(), DataNotWritable()):
+                assert fired(check, after) == [], check.id
 
     def test_quiet_for_the_daemon_user(self, install):
         assert findings(self.check, install.layout(process=DAEMON_ID)) == []
@@ -283,23 +349,15 @@ class TestOwnsCode:
         os.chown(install.checkout, NOBODY, NOBODY)
         os.chown(install.setup_py, NOBODY, NOBODY)
         install.checkout.chmod(0o555)  # not writable today: still owned
-        assert findings(self.check, install.layout()) == [
-            finding(
-                "SBP-PROC-002",
-                "high",
-                "The user running Zope owns its code",
-                "",
-                f"The user nobody that runs Zope owns 1 code location(s): "
-                f"{install.checkout}. An owner can always make its files "
-                "writable, so the two accounts the document asks for (one "
-                "owning the code, one running Zope) are missing. Inspected: "
-                f"{DAEMON_TEXT}.",
-                "Give the code to a build user and run Zope as a daemon user "
-                f"in the same group. As root: {accounts(install)}. Then start "
-                "the instance as plone_daemon, and run buildout or pip as "
-                "plone_buildout.",
-            )
-        ]
+        [result] = self.check.inspect(install.layout())
+        assert fired(self.check, install.layout()) == [("SBP-PROC-002", "high", "")]
+        assert f"owns 1 code location(s): {install.checkout}." in text(result.detail)
+
+    def test_followed_it_is_quiet(self, install, plone_accounts):
+        os.chown(install.checkout, NOBODY, NOBODY)
+        [result] = self.check.inspect(install.layout())
+        follow(result)
+        assert fired(self.check, install.layout()) == []
 
     def test_owned_entry_listed_alone(self, install):
         os.chown(install.module, NOBODY, NOBODY)
@@ -322,38 +380,60 @@ class TestCodeWritable:
         os.chown(install.module, 0, SHARED)
         install.module.chmod(0o664)
         os.chown(install.egg, NOBODY, NOBODY)
-        fix = (
-            "Give these locations to the build user and take away write "
-            "access from the others. As root: chown -R "
-            "plone_buildout:plone_group {paths}; chmod -R u+rwX,g+rX,g-w,o-rwx "
-            "{paths}; and run Zope as plone_daemon, a member of plone_group "
-            "(create the accounts with: groupadd plone_group; useradd "
-            "--system --gid plone_group --shell /usr/sbin/nologin "
-            "plone_buildout; useradd --system --gid plone_group --shell "
-            "/usr/sbin/nologin plone_daemon)."
-        )
-        assert findings(self.check, install.layout()) == [
-            finding(
-                "SBP-PROC-003",
-                "high",
-                "Zope can change its own code",
-                "interpreter",
-                "The process can write to 1 location(s) of interpreter, so a "
-                "flaw in the site lets an attacker change the code it runs: "
-                f"{install.module}. Inspected: {DAEMON_TEXT}.",
-                fix.format(paths=f"{install.bin} {install.site_packages}"),
-            ),
-            finding(
-                "SBP-PROC-003",
-                "high",
-                "Zope can change its own code",
-                "distributions",
-                "The process can write to 1 location(s) of distributions, so "
-                "a flaw in the site lets an attacker change the code it runs: "
-                f"{install.egg}. Inspected: {DAEMON_TEXT}.",
-                fix.format(paths=install.egg),
-            ),
+        assert fired(self.check, install.layout()) == [
+            ("SBP-PROC-003", "high", "interpreter"),
+            ("SBP-PROC-003", "high", "distributions"),
         ]
+        result = self.check.inspect(install.layout())
+        assert f"change the code it runs: {install.module}." in text(result[0].detail)
+        assert result[0].cause == ""
+
+    def test_followed_it_is_quiet_and_data_stays_writable(
+        self, install, plone_accounts
+    ):
+        # The client home inside the instance home: the commands must not
+        # take it from the daemon.
+        var = make(install.instance / "var", 0o700, NOBODY, NOBODY)
+        os.chown(install.instance, NOBODY, NOBODY)
+        os.chown(install.egg, NOBODY, NOBODY)
+        # A link to a file elsewhere (as a virtualenv's bin/python is):
+        # what it points to must stay as it is.
+        elsewhere = make(install.root / "system-python", 0o755, content="")
+        (install.instance / "python").symlink_to(elsewhere)
+        layout = install.layout(client_home=var)
+        results = self.check.inspect(layout)
+        assert [r.subject for r in results] == [
+            "distributions",
+            "instance configuration",
+            "buildout",  # parts holds the instance
+        ]
+        for result in results:
+            assert not any(
+                f"-R plone_buildout:plone_group {install.instance}" in c
+                for c in result.commands
+            )
+            follow(result)
+        assert fired(self.check, layout) == []
+        assert var.stat().st_uid == NOBODY
+        assert fired(DataNotWritable(), layout) == []
+        assert (elsewhere.stat().st_uid, elsewhere.stat().st_mode & 0o777) == (
+            0,
+            0o755,
+        )
+
+    def test_distributions_inside_the_interpreter_are_one_finding(self, install):
+        # Package directories of Plone in site-packages are found as
+        # distributions too: they belong to the interpreter only.
+        layout = install.layout(
+            process=ProcessIdentity.current(),
+            code={
+                INTERPRETER: (install.site_packages,),
+                DISTRIBUTIONS: (install.site_packages / "plone", install.egg),
+            },
+        )
+        result = self.check.inspect(layout)
+        assert [r.subject for r in result] == ["interpreter", "distributions"]
+        assert str(install.site_packages / "plone") not in text(result[1].detail)
 
     def test_root_can_write_every_group(self, install):
         layout = install.layout(process=ProcessIdentity.current())
@@ -365,6 +445,8 @@ class TestCodeWritable:
             ("instance configuration", "high"),
             ("buildout", "high"),
         ]
+        # ... because it is root: they follow from SBP-PROC-001.
+        assert {tuple(f["cause"].values()) for f in result} == {("SBP-PROC-001", "")}
         # A writable location stands for its entries.
         assert f"change the code it runs: {install.checkout}." in result[2]["detail"]
 
@@ -397,44 +479,30 @@ class TestDataNotWritable:
         install.logs.chmod(0o755)
         missing = install.logs / "access.log"
         layout = install.layout(log_files=(missing,))
-        assert findings(self.check, layout) == [
-            finding(
-                "SBP-PROC-004",
-                "high",
-                "Zope cannot write its data",
-                str(install.blobs),
-                f"The process cannot write to the blob directory {install.blobs} "
-                "(owner root, mode 0755), so the site fails when it needs to. "
-                f"Inspected: {DAEMON_TEXT}.",
-                f"Give it to the user that runs Zope. As root: mkdir -p "
-                f"{install.blobs}; chown -R nobody:plone_group {install.blobs}; "
-                f"chmod -R u+rwX,o-rwx {install.blobs}",
-            ),
-            finding(
-                "SBP-PROC-004",
-                "high",
-                "Zope cannot write its data",
-                str(install.logs),
-                f"The process cannot write to the log directory {install.logs} "
-                "(owner root, mode 0755), so the site fails when it needs to. "
-                f"Inspected: {DAEMON_TEXT}.",
-                f"Give it to the user that runs Zope. As root: mkdir -p "
-                f"{install.logs}; chown -R nobody:plone_group {install.logs}; "
-                f"chmod -R u+rwX,o-rwx {install.logs}",
-            ),
-            finding(
-                "SBP-PROC-004",
-                "high",
-                "Zope cannot write its data",
-                str(missing),
-                f"The log file {missing} does not exist, and the process cannot "
-                f"create it in {install.logs} (owner root, mode 0755), so the "
-                f"site fails when it needs to. Inspected: {DAEMON_TEXT}.",
-                f"Give it to the user that runs Zope. As root: mkdir -p "
-                f"{install.logs}; chown -R nobody:plone_group {missing}; "
-                f"chmod -R u+rwX,o-rwx {missing}",
-            ),
+        assert fired(self.check, layout) == [
+            ("SBP-PROC-004", "high", str(install.blobs)),
+            ("SBP-PROC-004", "high", str(install.logs)),
+            ("SBP-PROC-004", "high", str(missing)),
         ]
+        results = self.check.inspect(layout)
+        assert "does not exist, and the process cannot create it" in text(
+            results[2].detail
+        )
+        for result in results:
+            follow(result)
+        assert fired(self.check, layout) == []
+
+    def test_followed_for_a_missing_directory(self, install):
+        os.chown(install.var, 0, 0)
+        install.var.chmod(0o755)
+        gone = install.var / "blobs2"
+        layout = install.layout(databases=(Database("main", install.data_fs, gone),))
+        results = self.check.inspect(layout)
+        assert str(gone) in [r.subject for r in results]
+        for result in results:
+            follow(result)
+        assert gone.is_dir()
+        assert fired(self.check, layout) == []
 
     def test_read_only_database_file(self, install):
         install.data_fs.chmod(0o400)
@@ -468,22 +536,41 @@ class TestDataReadableByOthers:
     def test_fires_for_data_fs(self, install):
         self.open_up(install)
         install.data_fs.chmod(0o644)
-        assert findings(self.check, install.layout()) == [
-            finding(
-                "SBP-PROC-005",
-                "high",
-                "Database files readable by every user",
-                "main",
-                "Every user of this machine can read or write files of "
-                "database main, which hold all the site's content and its "
-                f"users' password hashes: {install.data_fs} (0644) (0 blob "
-                "files sampled).",
-                f"Take away the others' access. As root: chmod -R o-rwx "
-                f"{install.data_fs}; and start the instance with umask 027 "
-                "(UMask=0027 in its systemd unit) so that new files stay "
-                "private.",
-            )
+        assert fired(self.check, install.layout()) == [("SBP-PROC-005", "high", "main")]
+        [result] = self.check.inspect(install.layout())
+        assert f"{install.data_fs} (0644)" in text(result.detail)
+        follow(result)
+        assert fired(self.check, install.layout()) == []
+
+    @pytest.mark.parametrize("name", ["Data.fs.tmp", "Data.fs.old", "Data.fs1.old"])
+    def test_fires_for_files_left_beside_it(self, install, name):
+        self.open_up(install)
+        left = make(install.filestorage / name, 0o644, NOBODY, NOBODY, content="x")
+        make(install.filestorage / "Data.fs.lock", 0o644, NOBODY, NOBODY, content="1")
+        [result] = self.check.inspect(install.layout())
+        assert (result.subject, result.severity.label) == ("main", "high")
+        assert f"hashes: {left} (0644)" in text(result.detail)
+        follow(result)
+        assert fired(self.check, install.layout()) == []
+
+    def test_fires_for_backups(self, install):
+        backups = make(install.root / "backups", 0o755)
+        full = make(backups / "2026-11-20-03-00-00.fsz", 0o644, content="x")
+        blob_backups = make(install.root / "blobstoragebackups", 0o755)
+        blob_copy = make(blob_backups / "blobstorage.0", 0o755)
+        layout = install.layout()
+        assert fired(self.check, layout, backups=[full, blob_copy]) == [
+            ("SBP-PROC-005", "high", "backups")
         ]
+        [result] = self.check.inspect(layout, backups=[full, blob_copy])
+        assert f"{full} (0644)" in text(result.detail)
+        follow(result)
+        assert fired(self.check, layout, backups=[full, blob_copy]) == []
+
+    def test_quiet_for_private_backups(self, install):
+        backups = make(install.root / "backups", 0o750)
+        full = make(backups / "2026-11-20-03-00-00.fsz", 0o640, content="x")
+        assert fired(self.check, install.layout(), backups=[full]) == []
 
     def test_fires_for_blob_files(self, install):
         self.open_up(install)
@@ -495,9 +582,8 @@ class TestDataReadableByOthers:
         assert result["detail"].endswith(
             f"password hashes: {install.blob} (0444) (1 blob files sampled)."
         )
-        assert result["remediation"].startswith(
-            f"Take away the others' access. As root: chmod -R o-rwx {install.blobs};"
-        )
+        [fix] = self.check.inspect(install.layout())
+        assert fix.commands == (f"chmod -R o-rwx {install.blobs}",)
 
     def test_fires_for_listable_blob_directory(self, install):
         self.open_up(install)
@@ -535,19 +621,13 @@ class TestGroupWritableCode:
     def test_fires_with_the_group(self, install):
         os.chown(install.setup_py, 0, SHARED)
         install.setup_py.chmod(0o664)
-        assert findings(self.check, install.layout()) == [
-            finding(
-                "SBP-PROC-006",
-                "medium",
-                "Code writable by its group",
-                "source checkouts",
-                "1 location(s) of source checkouts can be changed by every "
-                "member of their group, the user that runs Zope too when it is "
-                f"one: {install.setup_py} (group 4343).",
-                f"Let only the build user write the code. As root: chmod -R "
-                f"g-w {install.setup_py}",
-            )
+        assert fired(self.check, install.layout()) == [
+            ("SBP-PROC-006", "medium", "source checkouts")
         ]
+        [result] = self.check.inspect(install.layout())
+        assert f"{install.setup_py} (group 4343)" in text(result.detail)
+        follow(result)
+        assert fired(self.check, install.layout()) == []
 
 
 @needs_root
@@ -556,21 +636,12 @@ class TestLeftoverInituser:
 
     def test_fires_when_the_root_user_folder_ignores_it(self, install):
         inituser = make(install.instance / "inituser", 0o600, content="a:{SHA}x")
-        assert findings(self.check, install.layout(reads_inituser=False)) == [
-            finding(
-                "SBP-PROC-007",
-                "medium",
-                "Leftover inituser file",
-                str(inituser),
-                f"{inituser} is never read: Zope reads inituser only into a "
-                "plain root user folder with at most one user, which this one "
-                "is not. The file only leaks a Manager's name and password "
-                "hash.",
-                f"Delete it: rm {inituser}. Add Zope root Managers in the root "
-                "acl_users of the management interface, or with the "
-                "addzopeuser script.",
-            )
-        ]
+        layout = install.layout(reads_inituser=False)
+        assert fired(self.check, layout) == [("SBP-PROC-007", "medium", str(inituser))]
+        [result] = self.check.inspect(layout)
+        assert "is never read" in text(result.detail)
+        follow(result)
+        assert fired(self.check, layout) == []
 
     def test_quiet_when_zope_still_reads_it(self, install):
         make(install.instance / "inituser", 0o600, content="a:{SHA}x")
@@ -602,19 +673,12 @@ class TestEmergencyUserFile:
 
     def test_fires_for_access_file(self, install):
         access = make(install.instance / "access", 0o600, content="e:{SHA}x")
-        assert findings(self.check, install.layout()) == [
-            finding(
-                "SBP-PROC-008",
-                "medium",
-                "Emergency user file present",
-                str(access),
-                f"{access} defines an emergency user: a user with every right "
-                "in every site, outside all user folders, for as long as the "
-                "file is there when the instance starts.",
-                "Once you have regained access, delete it and restart the "
-                f"instance: rm {access}",
-            )
+        assert fired(self.check, install.layout()) == [
+            ("SBP-PROC-008", "medium", str(access))
         ]
+        [result] = self.check.inspect(install.layout())
+        follow(result)
+        assert fired(self.check, install.layout()) == []
 
 
 @needs_root
@@ -623,19 +687,13 @@ class TestCredentialsReadable:
 
     def test_fires_for_world_readable_dsn(self, install):
         install.zope_conf.chmod(0o644)
-        assert findings(self.check, install.layout()) == [
-            finding(
-                "SBP-PROC-009",
-                "medium",
-                "Credentials in a configuration file every user can read",
-                str(install.zope_conf),
-                f"{install.zope_conf} (mode 0644) can be read by every user of "
-                "this machine and holds credentials on line(s) 4.",
-                "Let only the build user and the group of the user that runs "
-                "Zope read it. As root: chown plone_buildout:plone_group "
-                f"{install.zope_conf}; chmod 640 {install.zope_conf}",
-            )
+        assert fired(self.check, install.layout()) == [
+            ("SBP-PROC-009", "medium", str(install.zope_conf))
         ]
+        [result] = self.check.inspect(install.layout())
+        assert "on line(s) 4" in text(result.detail)
+        follow(result)
+        assert fired(self.check, install.layout()) == []
 
     def test_quiet_when_others_cannot_reach_it(self, install):
         install.zope_conf.chmod(0o644)
@@ -749,10 +807,20 @@ def child(script, *args):
         proc.wait()
 
 
+def started(proc, timeout=10):
+    """Wait until ``proc`` runs its program: until then its /proc entry
+    shows no command line, no environment and maybe the parent's user."""
+    deadline = time.monotonic() + timeout
+    while not Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the process did not start"
+        time.sleep(0.01)
+
+
 @contextmanager
 def sleeper(**kwargs):
     proc = subprocess.Popen(["sleep", "120"], **kwargs)
     try:
+        started(proc)
         yield proc
     finally:
         proc.kill()
@@ -1000,3 +1068,21 @@ class TestDiscoveryInPlone:
         context = self.context(portal)
         assert layout_for(context) is layout_for(context)
         assert layout_for(self.context(portal)) is not layout_for(context)
+
+
+def test_environment_of_a_process_being_started_is_unknown():
+    # Right after fork, before the program runs, /proc shows an empty
+    # environment: that is "could not read", not "no variables".
+    from collective.securitybp.processinfo import serving_environment
+
+    proc = subprocess.Popen(["sleep", "120"], env={"container": "podman"})
+    try:
+        environment = process_environment(proc.pid)
+        assert environment is None or environment.get("container") == "podman"
+        started(proc)
+        assert process_environment(proc.pid) == {"container": "podman"}
+        identity = ProcessIdentity.from_proc(proc.pid)
+        assert serving_environment(identity).complete
+    finally:
+        proc.kill()
+        proc.wait()

@@ -3,6 +3,7 @@
 from collective.securitybp import advisories
 from collective.securitybp.advisories import SHIPPED_PATH
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.audit import run_check
 from collective.securitybp.checks.updates import AdvisoryDataStale
 from collective.securitybp.checks.updates import AdvisoryFileIgnored
 from collective.securitybp.checks.updates import PlonePastSecuritySupport
@@ -35,7 +36,7 @@ def run(check, portal, now=None):
         root=portal.getPhysicalRoot(),
         now=now or datetime.now(timezone.utc),
     )
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in run_check(check, context)]
 
 
 def at(day):
@@ -158,6 +159,9 @@ class TestPlonePastSecuritySupport:
                 ),
                 "reference": REFERENCE,
                 "subject": f"Plone {series}",
+                "commands": [],
+                "links": [],
+                "cause": None,
             }
         ]
 
@@ -217,8 +221,21 @@ class TestAdvisoryDataStale:
                 ),
                 "reference": REFERENCE,
                 "subject": "advisory data",
+                "commands": [],
+                "links": [],
+                "cause": None,
             }
         ]
+
+    def test_follows_from_an_ignored_loaded_file(self, portal, loaded):
+        loaded.write_text("{ not json", encoding="utf-8")
+        day = SHIPPED_DATE + timedelta(days=200)
+        [finding] = run(self.check, portal, at(day))
+        assert (finding["severity"], finding["subject"]) == ("low", "advisory data")
+        assert finding["cause"] == {
+            "check_id": "SBP-UPDATE-005",
+            "subject": "advisory file",
+        }
 
     def test_a_newer_loaded_file_makes_it_fresh(self, portal, loaded):
         day = SHIPPED_DATE + timedelta(days=200)
@@ -256,6 +273,9 @@ class TestAdvisoryFileIgnored:
                 ),
                 "reference": REFERENCE,
                 "subject": "advisory file",
+                "commands": [],
+                "links": [],
+                "cause": None,
             }
         ]
         # The other checks go on with the shipped data.

@@ -164,9 +164,9 @@ def test_audit_json_shape(instance, json_report):
     for finding in data["findings"]:
         assert set(finding) >= FINDING_KEYS, finding
     by_id = {f["check_id"]: f for f in data["findings"]}
-    assert by_id["SBP-PRIV-001"]["severity"] == "high"
+    assert by_id["SBP-PRIV-001"]["severity"] == "low"
     assert by_id["SBP-PRIV-001"]["title"] == "No Site Administrator"
-    assert by_id["SBP-PRIV-002"]["severity"] == "medium"
+    assert by_id["SBP-PRIV-002"]["severity"] == "low"
     assert by_id["SBP-PRIV-002"]["subject"] == "admin"
     assert data["acknowledged"] == []
     assert data["summary"]["high"] >= 1
@@ -313,8 +313,16 @@ def test_checks_without_zope_conf():
     assert result.returncode == 0, result.stderr
     checks = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["SBP-PRIV-001"]["area"] == "privileges"
-    assert checks["SBP-PRIV-001"]["severity"] == "high"
-    assert checks["SBP-PRIV-002"]["severity"] == "medium"
+    assert checks["SBP-PRIV-001"]["severity"] == "low"
+    assert checks["SBP-PRIV-002"]["severity"] == "low"
+    # One source: the list, the README's table and the report agree.
+    header = checks["SBP-HEADER-002"]
+    assert (header["severity"], header["cases"]) == ("medium", {"report-only": "low"})
+    assert header["severities"] == "medium; report-only: low"
+    assert "medium; report-only: low" in securitybp("checks").stdout
+    readme = (REPO / "README.rst").read_text()
+    [row] = [line for line in readme.splitlines() if line.startswith("SBP-HEADER-002 ")]
+    assert row.split()[1:5] == ["headers", "medium;", "report-only:", "low"]
 
 
 def test_checks_with_zope_conf(instance):
@@ -362,8 +370,9 @@ def lock_is_held(path):
 
 
 @contextlib.contextmanager
-def serving(instance):
-    """Run the instance with runwsgi (through demo_instance.py, as make start)."""
+def serving(instance, env=None):
+    """Run the instance with runwsgi (through demo_instance.py, as make start),
+    with ``env`` as its environment if given."""
     output = instance.dir / "serve.log"
     with open(output, "w") as log:
         process = subprocess.Popen(
@@ -377,6 +386,7 @@ def serving(instance):
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=env,
         )
     url = f"http://127.0.0.1:{instance.port}/"
     try:
@@ -426,3 +436,106 @@ def test_audit_while_the_instance_runs(instance):
     # The printed URLs use localhost: Plone un-themes 127.0.0.1.
     assert f"http://localhost:{instance.port}/Plone/@@security-report" in log
     assert "Login:           admin" in log
+
+
+def without(*names):
+    """This process's environment without ``names``."""
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def by_check(data, check_id):
+    """``(severity, subject)`` of the findings of a check, consequences too."""
+    found = []
+    for finding in data["findings"]:
+        for item in (finding, *finding["consequences"]):
+            if item["check_id"] == check_id:
+                found.append((item["severity"], item["subject"]))
+    return found
+
+
+def test_audit_reads_the_environment_of_the_serving_process(instance):
+    # CSRF protection is switched off in the server's environment only.
+    server_env = dict(without("PLONE_CSRF_DISABLED"), PLONE_CSRF_DISABLED="true")
+    with serving(instance, env=server_env) as (process, _output):
+        result = securitybp(
+            "audit",
+            "--zope-conf",
+            instance.zope_conf,
+            "--format",
+            "json",
+            env=without("PLONE_CSRF_DISABLED"),
+        )
+        assert result.returncode == 1, result.stderr
+        data = json.loads(result.stdout)
+        assert by_check(data, "SBP-CONF-004") == [("critical", "PLONE_CSRF_DISABLED")]
+        [finding] = [f for f in data["findings"] if f["check_id"] == "SBP-CONF-004"]
+        assert "the running instance found through" in finding["detail"]
+        assert by_check(data, "SBP-CONF-017") == []
+        assert data["grade"] == "F"
+        # The text form names the process and shows the commands unwrapped.
+        text = securitybp(
+            "audit",
+            "--zope-conf",
+            instance.zope_conf,
+            env=without("PLONE_CSRF_DISABLED"),
+        ).stdout
+        words = " ".join(text.split())
+        assert "CSRF protection is off" in words
+        assert "Inspected: process " in words
+
+
+def test_audit_ignores_its_own_environment(instance):
+    # The command's environment says nothing about the server's.
+    with serving(instance, env=without("PLONE_CSRF_DISABLED")):
+        result = securitybp(
+            "audit",
+            "--zope-conf",
+            instance.zope_conf,
+            "--format",
+            "json",
+            env=dict(os.environ, PLONE_CSRF_DISABLED="true"),
+        )
+        data = json.loads(result.stdout)
+        assert by_check(data, "SBP-CONF-004") == []
+        # Running as root: the writable code follows from SBP-PROC-001.
+        [root] = [f for f in data["findings"] if f["check_id"] == "SBP-PROC-001"]
+        assert root["severity"] in ("critical", "high")  # high in a container
+        consequences = {c["check_id"] for c in root["consequences"]}
+        assert consequences == {"SBP-PROC-003"}
+        assert not any(f["check_id"] == "SBP-PROC-003" for f in data["findings"])
+        assert data["score"] > 0
+
+
+READ_ROTATIONS = """\
+from plone.keyring.interfaces import IKeyManager
+from zope.component import getUtility
+from zope.component.hooks import setSite
+
+setSite(app.unrestrictedTraverse("/Plone"))
+manager = getUtility(IKeyManager)
+print(min(manager[name].last_rotation for name in manager))
+"""
+
+
+def test_keyring_rotation_command_runs_on_the_instance(instance, tmp_path):
+    # SBP-CONF-011's command, as the finding gives it, on the stopped
+    # instance: every ring of the site is rotated afterwards.
+    from collective.securitybp.checks.configuration import rotate_commands
+
+    before = time.time()
+    [command] = rotate_commands("/Plone", instance.zope_conf)
+    for _round in range(2):  # safe to run twice
+        done = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=TIMEOUT
+        )
+        assert done.returncode == 0, done.stderr
+    script = tmp_path / "read.py"
+    script.write_text(READ_ROTATIONS)
+    done = subprocess.run(
+        [str(BIN / "zconsole"), "run", str(instance.zope_conf), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip().splitlines()[-1]) >= before

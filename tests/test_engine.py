@@ -205,31 +205,179 @@ class TestIsolation:
         assert '<script>alert("x")' not in html
 
 
+def scored(checks, findings, silenced=()):
+    score = score_of(checks, findings, silenced)
+    return score, grade_of(score, findings)
+
+
+class CauseCheck(Check):
+    """Fires the cause; its finding has the subject "root"."""
+
+    id = "SBP-CONF-910"
+    title = "Cause"
+    area = Area.CONFIGURATION
+    severity = Severity.HIGH
+    reference = "Test"
+    fires = True
+
+    def run(self, context):
+        if not self.fires:
+            return []
+        return [self.finding(detail="cause", remediation="r", subject="root")]
+
+
+class ConsequenceCheck(Check):
+    """Two findings; they follow from the cause when it fires."""
+
+    id = "SBP-CONF-911"
+    title = "Consequence"
+    area = Area.CONFIGURATION
+    severity = Severity.MEDIUM
+    reference = "Test"
+    cases = {"worse": Severity.HIGH}
+
+    def __init__(self, cause):
+        self.cause_check = cause
+
+    def run(self, context):
+        cause = ("SBP-CONF-910", "root") if self.cause_check.fires else None
+        return [
+            self.finding(detail="c", remediation="r", subject=name, cause=cause)
+            for name in ("a", "b")
+        ]
+
+
+class UndeclaredSeverityCheck(ConfigurableCheck):
+    id = "SBP-CONF-912"
+
+    def run(self, context):
+        return [self.finding(detail="d", remediation="r", severity=Severity.HIGH)]
+
+
 class TestScore:
+    CHECKS = {
+        "SBP-CONF-900": Severity.LOW,
+        "SBP-CONF-901": Severity.HIGH,
+        "SBP-CONF-902": Severity.CRITICAL,
+        "SBP-CONF-903": Severity.MEDIUM,
+        "SBP-CONF-904": Severity.INFO,
+    }  # weights 1 + 4 + 8 + 2 + 0 = 15
+
     def test_no_findings(self):
-        assert score_of([]) == 100
-        assert grade_of([]) == "A"
+        assert scored(self.CHECKS, []) == (100, "A")
+        assert scored({}, []) == (100, "A")
 
     @pytest.mark.parametrize(
-        "severities,score,grade",
+        "failed,score,grade",
         [
-            ([Severity.INFO] * 5, 100, "A"),
-            ([Severity.LOW] * 5, 90, "A"),
-            ([Severity.MEDIUM], 95, "A"),
-            ([Severity.HIGH], 85, "B"),
-            ([Severity.HIGH, Severity.MEDIUM], 80, "B"),
-            ([Severity.HIGH] * 2, 70, "C"),
-            ([Severity.HIGH] * 3, 55, "D"),
-            ([Severity.HIGH] * 4, 40, "D"),
-            ([Severity.HIGH] * 5, 25, "F"),
-            ([Severity.HIGH] * 10, 0, "F"),
-            ([Severity.CRITICAL], 60, "F"),
+            ({"SBP-CONF-904": Severity.INFO}, 100, "A"),
+            ({"SBP-CONF-900": Severity.LOW}, 93.3, "A"),
+            ({"SBP-CONF-903": Severity.MEDIUM}, 86.6, "B"),
+            ({"SBP-CONF-901": Severity.HIGH}, 73.3, "C"),
+            ({"SBP-CONF-901": Severity.MEDIUM}, 86.6, "B"),
+            ({"SBP-CONF-901": Severity.HIGH, "SBP-CONF-903": Severity.MEDIUM}, 60, "C"),
+            ({"SBP-CONF-902": Severity.HIGH}, 73.3, "C"),
+            ({"SBP-CONF-902": Severity.CRITICAL}, 46.6, "F"),
+            # a check whose finding is above its default weighs that much
+            ({"SBP-CONF-900": Severity.CRITICAL}, 63.6, "F"),
         ],
     )
-    def test_score_and_grade(self, severities, score, grade):
-        findings = [finding(s, str(i)) for i, s in enumerate(severities)]
-        assert score_of(findings) == score
-        assert grade_of(findings) == grade
+    def test_score_and_grade(self, failed, score, grade):
+        findings = [
+            finding(severity, subject=check_id) for check_id, severity in failed.items()
+        ]
+        findings = [Finding(**{**f.__dict__, "check_id": f.subject}) for f in findings]
+        assert scored(self.CHECKS, findings) == (score, grade)
+
+    def test_any_check_that_passes_raises_it(self):
+        # One low check among a hundred critical ones still shows.
+        checks = {f"SBP-CONF-{n}": Severity.CRITICAL for n in range(100, 200)}
+        checks["SBP-CONF-900"] = Severity.LOW
+        low = finding(Severity.LOW, "x")
+        assert score_of(checks, [low]) < score_of(checks, []) == 100.0
+
+    def test_several_findings_of_one_check_count_once(self):
+        findings = [finding(Severity.LOW, str(i)) for i in range(10)]
+        assert score_of({"SBP-CONF-900": Severity.LOW}, findings) == 0
+        assert score_of({**self.CHECKS}, findings) == 93.3
+
+    def test_acknowledged_finding_counts_as_passed(self):
+        high = Finding(
+            **{**finding(Severity.HIGH).__dict__, "check_id": "SBP-CONF-901"}
+        )
+        assert score_of(self.CHECKS, [high]) == 73.3
+        assert score_of(self.CHECKS, [], silenced=[high]) == 100
+
+    def test_critical_means_f_whatever_the_score(self):
+        checks = {f"SBP-CONF-{n}": Severity.CRITICAL for n in range(100, 200)}
+        critical = Finding(
+            **{**finding(Severity.CRITICAL).__dict__, "check_id": "SBP-CONF-100"}
+        )
+        assert scored(checks, [critical]) == (99.0, "F")
+
+
+class TestCauses:
+    @pytest.fixture
+    def checks(self):
+        cause = CauseCheck()
+        return cause, ConsequenceCheck(cause)
+
+    def test_consequences_under_their_cause(self, portal, checks):
+        report = run_audit(portal, checks=list(checks), now=NOW)
+        assert [(f.check_id, f.subject) for f in report.findings] == [
+            ("SBP-CONF-910", "root")
+        ]
+        [cause] = report.findings
+        assert [f.subject for f in report.consequences_of(cause)] == ["a", "b"]
+        data = report.to_dict()
+        [item] = data["findings"]
+        assert [c["subject"] for c in item["consequences"]] == ["a", "b"]
+        assert item["consequences"][0]["cause"] == {
+            "check_id": "SBP-CONF-910",
+            "subject": "root",
+        }
+        assert data["summary"]["medium"] == 0
+        # the consequence check counts as passed: 4 lost of 4 + 2
+        assert report.score == 33.3
+
+    def test_without_the_cause_they_count(self, portal, checks):
+        cause, consequence = checks
+        cause.fires = False
+        report = run_audit(portal, checks=[cause, consequence], now=NOW)
+        assert [f.subject for f in report.findings] == ["a", "b"]
+        assert report.consequences == ()
+        assert report.score == 66.6
+
+    def test_fixing_the_cause_raises_the_score(self, portal, checks):
+        before = run_audit(portal, checks=list(checks), now=NOW).score
+        checks[0].fires = False
+        assert run_audit(portal, checks=list(checks), now=NOW).score > before
+
+    def test_acknowledging_the_cause_takes_them_along(self, portal, checks):
+        before = run_audit(portal, checks=list(checks), now=NOW)
+        AcknowledgementStore(portal).add(
+            before.findings[0], reason="Known", who="siteadmin", now=NOW
+        )
+        after = run_audit(portal, checks=list(checks), now=NOW)
+        assert after.findings == ()
+        assert after.score == 100 > before.score
+        [item] = after.to_dict()["acknowledged"]
+        assert [c["subject"] for c in item["consequences"]] == ["a", "b"]
+        assert after.failing(Severity.LOW) == []
+
+    def test_open_consequences_fail_with_their_cause(self, portal, checks):
+        report = run_audit(portal, checks=list(checks), now=NOW)
+        failing = report.failing(Severity.MEDIUM)
+        assert sorted((f.check_id, f.subject) for f in failing) == [
+            ("SBP-CONF-910", "root"),
+            ("SBP-CONF-911", "a"),
+            ("SBP-CONF-911", "b"),
+        ]
+
+    def test_undeclared_severity_is_an_error_of_the_check(self, portal):
+        report = run_audit(portal, checks=[UndeclaredSeverityCheck()], now=NOW)
+        [crash] = report.findings
+        assert crash.to_dict()["title"].startswith("Check could not run")
 
 
 class TestThresholds:
@@ -298,7 +446,7 @@ class TestAcknowledgements:
 
     def test_acknowledged_finding_leaves_score(self, portal, check):
         before = run_audit(portal, checks=[check], now=NOW)
-        assert before.score == 98
+        assert before.score == 0
         self.acknowledge(portal, check)
         after = run_audit(portal, checks=[check], now=NOW)
         assert after.findings == ()
@@ -405,3 +553,94 @@ class TestSharedPerAudit:
 
         context = AuditContext(portal, portal.getPhysicalRoot(), NOW)
         assert backups.backup_state(context) is backups.backup_state(context)
+
+
+class CommandsCheck(CauseCheck):
+    """The cause, with commands and a link to a setting screen."""
+
+    def run(self, context):
+        return [
+            self.finding(
+                detail="cause",
+                remediation="r",
+                subject="root",
+                commands=[
+                    "mkdir -p /srv/x",
+                    "chmod -R o-rwx '/srv/x y' && echo <done>",
+                ],
+                links=[("Setting screen", "@@overview-controlpanel")],
+            )
+        ]
+
+
+class TestRendering:
+    """Consequences under their cause, commands in their own blocks."""
+
+    @pytest.fixture
+    def html(self, portal):
+        from plone.app.testing import setRoles
+        from plone.app.testing import TEST_USER_ID
+
+        setRoles(portal, TEST_USER_ID, ["Manager"])
+        cause = CommandsCheck()
+        gsm = getGlobalSiteManager()
+        checks = (cause, ConsequenceCheck(cause))
+        for check in checks:
+            gsm.registerUtility(check, ISecurityCheck, name=check.id)
+        try:
+            yield portal.restrictedTraverse("@@security-report")()
+        finally:
+            for check in checks:
+                gsm.unregisterUtility(provided=ISecurityCheck, name=check.id)
+
+    def test_commands_in_a_pre_code_block(self, html):
+        block = (
+            "<code>mkdir -p /srv/x\n"
+            "chmod -R o-rwx '/srv/x y' &amp;&amp; echo &lt;done&gt;</code></pre>"
+        )
+        assert block in html
+        assert (
+            html[: html.index(block)]
+            .rstrip()
+            .endswith('<pre class="securitybp-commands" >')
+        )
+        links = html[html.index(block) :]
+        links = links[links.index('<ul class="securitybp-links"') :]
+        links = links[: links.index("</ul>")]
+        assert "/plone/@@overview-controlpanel" in links
+        assert ">Setting screen</a>" in links
+
+    def test_consequences_inside_their_cause(self, html):
+        start = html.index('data-check-id="SBP-CONF-910"')
+        section = html[start : html.index("</article>\n", html.rindex("SBP-CONF-911"))]
+        assert section.count('data-cause="SBP-CONF-910|root"') == 2
+        # not listed again on their own
+        assert html.count('data-check-id="SBP-CONF-911"') == 2
+
+    def test_score_explained(self, html):
+        assert 'id="securitybp-score-help"' in html
+
+    def test_json_carries_lists(self, portal):
+        cause = CommandsCheck()
+        report = run_audit(portal, checks=[cause, ConsequenceCheck(cause)], now=NOW)
+        [item] = report.to_dict(site_url="https://example.org/plone")["findings"]
+        assert item["commands"][0] == "mkdir -p /srv/x"
+        assert item["links"] == [
+            {
+                "title": "Setting screen",
+                "url": "https://example.org/plone/@@overview-controlpanel",
+            }
+        ]
+        assert len(item["consequences"]) == 2
+
+    def test_text_keeps_commands_whole(self, portal):
+        from collective.securitybp.cli import format_report
+        from collective.securitybp.cli import Style
+
+        cause = CommandsCheck()
+        report = run_audit(portal, checks=[cause, ConsequenceCheck(cause)], now=NOW)
+        text = format_report(report, Severity.HIGH, Style(False), width=40)
+        lines = text.splitlines()
+        assert "               chmod -R o-rwx '/srv/x y' && echo <done>" in lines
+        assert any("Follows from it (2)" in line for line in lines)
+        assert sum("SBP-CONF-911" in line for line in lines) == 2

@@ -1,6 +1,7 @@
 """Security headers: the grammar, the compiled plan and the checks SBP-HEADER-*."""
 
 from collective.securitybp.audit import AuditContext
+from collective.securitybp.audit import run_check
 from collective.securitybp.checks.headers import CSPNotEnforced
 from collective.securitybp.checks.headers import CSPUnsafeScripts
 from collective.securitybp.checks.headers import HeadersSwitchedOff
@@ -13,7 +14,6 @@ from collective.securitybp.headers.collector import ReportStore
 from collective.securitybp.headers.subscriber import HTTPS_SITES
 from collective.securitybp.headers.subscriber import plan_for
 from collective.securitybp.interfaces import IHeaderSettings
-from collective.securitybp.model import text
 from datetime import datetime
 from datetime import timezone
 from plone import api
@@ -33,7 +33,7 @@ def run(check, portal):
     context = AuditContext(
         site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
     )
-    return [f.to_dict() for f in check.run(context)]
+    return [f.as_data() for f in run_check(check, context)]
 
 
 def violation(blocked="https://a/", directive="img-src", document="/p"):
@@ -725,20 +725,6 @@ def https_seen(portal):
     HTTPS_SITES.discard(portal.getPhysicalPath())
 
 
-def finding(check, subject, severity, detail, remediation):
-    return {
-        "check_id": check.id,
-        "area": "headers",
-        "area_title": "Headers",
-        "severity": severity,
-        "title": text(check.title),
-        "detail": detail,
-        "remediation": remediation,
-        "reference": "set HTTP Security Headers",
-        "subject": subject,
-    }
-
-
 class TestHeadersSwitchedOff:
     check = HeadersSwitchedOff()
 
@@ -754,36 +740,25 @@ class TestHeadersSwitchedOff:
     )
     def test_fires_when_off(self, portal, name, value, reason):
         set_record(name, value)
-        assert run(self.check, portal) == [
-            finding(
-                self.check,
-                "all",
-                "medium",
-                "No response of this site gets the recommended security headers "
-                f"from the add-on: {reason}. Pages can then be framed by other "
-                "sites, sniffed as another content type, and leak their address "
-                "to other sites.",
-                f"In {SETTINGS}, tick 'Send security headers' and choose the "
-                "'Compatible' preset (or 'Strict'). If your web server sets these "
-                "headers instead, acknowledge this finding.",
-            )
-        ]
+        [result] = run(self.check, portal)
+        assert (result["check_id"], result["severity"], result["subject"]) == (
+            "SBP-HEADER-001",
+            "medium",
+            "all",
+        )
+        assert f"from the add-on: {reason}." in result["detail"]
+        assert result["links"][0]["url"].endswith("@@securitybp-controlpanel")
 
     def test_fires_per_header_switched_off(self, portal):
         set_record(
             "headers_overrides", ["X-Content-Type-Options:", "X-XSS-Protection:"]
         )
-        assert run(self.check, portal) == [
-            finding(
-                self.check,
-                "X-Content-Type-Options",
-                "low",
-                "The line 'X-Content-Type-Options:' in the header overrides stops "
-                "the add-on from sending X-Content-Type-Options.",
-                f"In {SETTINGS}, remove the line 'X-Content-Type-Options:' from the "
-                "header overrides, or give it a value.",
-            )
-        ]
+        [result] = run(self.check, portal)
+        assert (result["check_id"], result["severity"], result["subject"]) == (
+            "SBP-HEADER-001",
+            "low",
+            "X-Content-Type-Options",
+        )
 
 
 class TestCSPNotEnforced:
@@ -811,10 +786,10 @@ class TestCSPNotEnforced:
             "Content-Security-Policy",
             "medium",
         )
-        assert result["detail"] == (
-            "No Content-Security-Policy is sent: browsers run any script that "
-            "makes it into a page, from anywhere."
-        )
+        assert "No Content-Security-Policy is sent" in result["detail"]
+        # With every header off, it follows from SBP-HEADER-001.
+        cause = {"check_id": "SBP-HEADER-001", "subject": "all"}
+        assert result["cause"] == (cause if "headers_enabled" in records else None)
 
     @pytest.mark.parametrize(
         "records",
@@ -893,19 +868,15 @@ class TestHSTSMissing:
     )
     def test_fires_when_missing(self, portal, https_seen, name, value):
         set_record(name, value)
-        assert run(self.check, portal) == [
-            finding(
-                self.check,
-                "Strict-Transport-Security",
-                "medium",
-                "The site is served over HTTPS but the add-on sends no "
-                "Strict-Transport-Security header, so browsers will still try "
-                "plain HTTP first.",
-                f"In {SETTINGS}, tick 'Send security headers' and "
-                "'Strict-Transport-Security' with a preset other than 'Off' "
-                "(max-age 31536000). Check first that every page works over HTTPS.",
-            )
-        ]
+        [result] = run(self.check, portal)
+        assert (result["check_id"], result["severity"], result["subject"]) == (
+            "SBP-HEADER-004",
+            "medium",
+            "Strict-Transport-Security",
+        )
+        off = name != "headers_hsts_enabled"
+        cause = {"check_id": "SBP-HEADER-001", "subject": "all"}
+        assert result["cause"] == (cause if off else None)
 
     def test_fires_when_short(self, portal, https_seen):
         set_record("headers_hsts_max_age", 15767999)
@@ -926,19 +897,43 @@ class TestHSTSMissing:
         ]
 
 
+def run_with_ini(check, portal, ini):
+    """Run ``check`` for an instance whose zope.ini is ``ini``."""
+    from collective.securitybp.processinfo import InstallationLayout
+
+    context = AuditContext(
+        site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
+    )
+    context._shared["process.layout"] = InstallationLayout(config_files=(ini,))
+    return [f.as_data() for f in run_check(check, context)]
+
+
 class TestPoweredByDisclosed:
-    def test_fires_while_zope_sends_it(self, portal):
+    def test_fires_while_zope_sends_it(self, portal, tmp_path):
         check = PoweredByDisclosed()
-        [result] = run(check, portal)
-        assert (result["subject"], result["severity"]) == ("X-Powered-By", "low")
-        assert result["detail"] == (
-            "Every response says 'X-Powered-By: Zope (www.zope.dev), Python "
-            "(www.python.org)', and waitress adds 'Server: waitress'. Zope has "
-            "no setting to stop the first; the add-on cannot remove it."
+        ini = tmp_path / "zope.ini"
+        ini.write_text("[server:main]\nuse = egg:waitress#main\nlisten = 0:8080\n")
+        [result] = run_with_ini(check, portal, ini)
+        assert (result["check_id"], result["severity"], result["subject"]) == (
+            "SBP-HEADER-005",
+            "low",
+            "X-Powered-By",
         )
-        assert "proxy_hide_header X-Powered-By;" in result["remediation"]
-        assert "Header always unset X-Powered-By" in result["remediation"]
-        assert "'ident =' (empty) in the [server:main] section" in result["remediation"]
+        assert "waitress adds 'Server: waitress' as well" in result["detail"]
+
+    def test_blank_ident_leaves_waitress_out(self, portal, tmp_path):
+        ini = tmp_path / "zope.ini"
+        ini.write_text("[server:main]\nuse = egg:waitress#main\nident =\n")
+        [result] = run_with_ini(PoweredByDisclosed(), portal, ini)
+        assert (result["severity"], result["subject"]) == ("low", "X-Powered-By")
+        assert "Server:" not in result["detail"]
+
+    def test_ident_blanked_sends_no_server_header(self):
+        # What the finding says, checked against waitress itself.
+        from waitress.adjustments import Adjustments
+
+        assert Adjustments(ident="").ident is None
+        assert Adjustments().ident == "waitress"
 
     def test_quiet_when_zope_stops(self, portal, monkeypatch):
         from ZPublisher.HTTPResponse import HTTPResponse

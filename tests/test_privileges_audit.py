@@ -71,6 +71,12 @@ def populate(portal, app):
     folder.manage_setLocalRoles("bob", ["Manager"])
     doc = api.content.create(container=folder, type="Document", id="d")
     doc.manage_setLocalRoles("staff", ["Site Administrator"])
+    # Daily work: each saves a version of a page, on a site made long ago.
+    portal.creation_date = DateTime(NOW - timedelta(days=365))
+    for user_id in ("alice", "sam"):
+        page = api.content.create(container=folder, type="Document", id=user_id)
+        with api.env.adopt_user(username=user_id):
+            portal.portal_repository.save(obj=page, comment=f"edited by {user_id}")
     setRoles(portal, TEST_USER_ID, ["Member"])
 
 
@@ -86,9 +92,17 @@ def assert_nothing_written(portal, audit):
 
 
 class TestReadOnly:
-    def test_every_check_fires_on_the_populated_site(self, portal, app):
+    def test_every_check_fires_on_the_populated_site(self, functional):
+        # Committed and audited ten days later: dora, who never logged in,
+        # is past the grace period of new accounts.
+        from zope.component.hooks import setSite
+
+        portal, app = functional["portal"], functional["app"]
+        setSite(portal)
         populate(portal, app)
-        report = run_audit(portal, checks=privilege_checks(), now=NOW)
+        transaction.commit()
+        later = NOW + timedelta(days=10)
+        report = run_audit(portal, checks=privilege_checks(), now=later)
         fired = {f.check_id for f in report.findings}
         assert fired == {f"SBP-PRIV-{n:03d}" for n in range(2, 11)}
 
@@ -210,11 +224,12 @@ class TestSettings:
             )
             == 30
         )
+        # Logins are no evidence of daily work: no setting for them.
         assert (
             api.portal.get_registry_record(
-                "collective.securitybp.privileges_login_days"
+                "collective.securitybp.privileges_login_days", default=None
             )
-            == 7
+            is None
         )
         assert (
             api.portal.get_registry_record(
@@ -325,21 +340,21 @@ class TestSettingsOverHTTP:
         values = [
             (name, value)
             for name, value in parser.values
-            if name != "form.widgets.privileges_login_days"
+            if name != "form.widgets.privileges_dormant_days"
         ]
         bad = values + [
-            ("form.widgets.privileges_login_days", "0"),
+            ("form.widgets.privileges_dormant_days", "0"),
             ("form.buttons.save", "Save"),
         ]
         response = session.post(form_url, data=bad, timeout=60)
         assert response.status_code == 200
         assert "The number of days must be from 1 to 3650" in response.text
-        assert rest_value(session, url, "privileges_login_days") == 7
+        assert rest_value(session, url, "privileges_dormant_days") == 180
         good = values + [
-            ("form.widgets.privileges_login_days", "3"),
+            ("form.widgets.privileges_dormant_days", "3"),
             ("form.buttons.save", "Save"),
         ]
         response = session.post(form_url, data=good, timeout=60)
         assert response.status_code == 200
         assert "The number of days must be" not in response.text
-        assert rest_value(session, url, "privileges_login_days") == 3
+        assert rest_value(session, url, "privileges_dormant_days") == 3

@@ -63,17 +63,32 @@ def test_denied(server, role, path, headers):
     assert_denied(get(role, server["url"] + path, headers=headers))
 
 
-def expected_score(summary):
-    """The README's formula, computed independently of the engine."""
-    return max(
-        0, 100 - sum(SCORE_WEIGHTS[Severity.parse(k)] * n for k, n in summary.items())
-    )
+def expected_score(data):
+    """The README's formula, computed independently of the engine: each
+    check weighs its default severity (or its worst finding's, if higher),
+    and loses the weight of its worst open finding; consequences are
+    nested under their cause and do not count."""
+    weight = {c["check_id"]: Severity.parse(c["severity"]) for c in data["checks"]}
+    lost = {}
+    for finding in data["findings"]:
+        severity = Severity.parse(finding["severity"])
+        lost[finding["check_id"]] = max(lost.get(finding["check_id"], 0), severity)
+        weight[finding["check_id"]] = max(weight[finding["check_id"]], severity)
+    for item in data["acknowledged"]:
+        severity = Severity.parse(item["severity"])
+        weight[item["check_id"]] = max(weight[item["check_id"]], severity)
+    total = sum(SCORE_WEIGHTS[s] for s in weight.values())
+    missing = sum(SCORE_WEIGHTS[s] for s in lost.values())
+    return (1000 * (total - missing) // total) / 10
 
 
-def expected_grade(summary):
-    if summary["critical"]:
+def expected_grade(data):
+    open_findings = data["findings"] + [
+        c for f in data["findings"] for c in f["consequences"]
+    ]
+    if any(f["severity"] == "critical" for f in open_findings):
         return "F"
-    score = expected_score(summary)
+    score = expected_score(data)
     for grade, lowest in GRADE_THRESHOLDS:
         if score >= lowest:
             return grade
@@ -110,6 +125,7 @@ EXPECTED_KEYS = {
     "findings",
     "acknowledged",
     "checks_run",
+    "checks",
     "fail_on",
     "failed",
 }
@@ -123,6 +139,10 @@ FINDING_KEYS = {
     "remediation",
     "reference",
     "subject",
+    "commands",
+    "links",
+    "cause",
+    "consequences",
 }
 
 
@@ -136,12 +156,12 @@ def assert_report_json(data):
         assert set(finding) == FINDING_KEYS
         counts[finding["severity"]] += 1
     assert data["summary"] == counts
-    assert data["score"] == expected_score(counts)
-    assert data["grade"] == expected_grade(counts)
+    assert data["score"] == expected_score(data)
+    assert data["grade"] == expected_grade(data)
     assert data["fail_on"] == "high"
     assert data["failed"] is bool(counts["high"] or counts["critical"])
     ids = [(f["check_id"], f["subject"], f["severity"]) for f in data["findings"]]
-    assert ("SBP-PRIV-002", "admin", "medium") in ids
+    assert ("SBP-PRIV-002", "admin", "low") in ids
     assert not any(check_id == "SBP-PRIV-001" for check_id, _s, _v in ids)
     assert data["acknowledged"] == []
 
@@ -238,8 +258,8 @@ class TestAcknowledge:
         assert response.headers["Location"] == url + "/@@security-report"
         data = self.report(session, url)
         assert "SBP-PRIV-002" not in [f["check_id"] for f in data["findings"]]
-        assert data["summary"]["medium"] == before["summary"]["medium"] - 1
-        assert data["score"] == expected_score(data["summary"])
+        assert data["summary"]["low"] == before["summary"]["low"] - 1
+        assert data["score"] == expected_score(data) > before["score"]
         [ack] = data["acknowledged"]
         assert ack["check_id"] == "SBP-PRIV-002"
         assert ack["acknowledgement"]["who"] == "siteadministrator"

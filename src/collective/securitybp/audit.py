@@ -128,14 +128,30 @@ def crash_finding(check):
     )
 
 
+def declared_severities(check):
+    """The severities ``check`` may give its findings: its default severity
+    and those of its ``cases`` (the one source of both)."""
+    return {check.severity, *dict(getattr(check, "cases", None) or {}).values()}
+
+
 def run_check(check, context):
-    """Run one check in isolation: an error becomes a finding, never a crash."""
+    """Run one check in isolation: an error becomes a finding, never a crash.
+
+    A finding of another type, or with a severity its check does not
+    declare, is an error of the check too.
+    """
     try:
         findings = list(check.run(context) or ())
+        allowed = declared_severities(check)
         for finding in findings:
             if not isinstance(finding, Finding):
                 raise TypeError(
                     f"{check.id} returned {type(finding).__name__}, not a Finding"
+                )
+            if finding.severity not in allowed:
+                raise ValueError(
+                    f"{check.id} returned a {finding.severity.label} finding; "
+                    "declare that severity in the check's cases"
                 )
         return findings
     except Exception:
@@ -165,10 +181,14 @@ def run_audit(site, root=None, now=None, checks=None, fail_on=False):
     findings = []
     for check in checks:
         findings.extend(run_check(check, context))
+    keys = {finding.key for finding in findings}
+    consequences = [f for f in findings if f.cause in keys and f.cause != f.key]
     acknowledgements = AcknowledgementStore(site).all()
     today = now.date()
     open_findings, acknowledged = [], []
     for finding in findings:
+        if finding in consequences:
+            continue
         ack = acknowledgements.get(finding.key)
         if ack is not None and ack.covers(finding, today):
             acknowledged.append(AcknowledgedFinding(finding, ack))
@@ -182,4 +202,6 @@ def run_audit(site, root=None, now=None, checks=None, fail_on=False):
         acknowledged=tuple(acknowledged),
         checks_run=len(checks),
         fail_on=fail_on,
+        consequences=tuple(consequences),
+        checks=tuple((check.id, check.severity) for check in checks),
     )

@@ -350,20 +350,28 @@ def wrap(value, indent, width):
     )
 
 
-def format_finding(item, style, width, acknowledgement=None):
-    """Lines of one finding: severity, id, title, subject, then the texts."""
+def format_finding(item, style, width, acknowledgement=None, indent=2):
+    """Lines of one finding: severity, id, title, subject, then the texts.
+
+    Commands stay on their own lines, unwrapped, so they can be copied as
+    they are; consequences follow, indented under their cause.
+    """
     severity = item["severity"]
     badge = style(severity, f"{severity.upper():<8}")
-    lines = [f"  {badge} {style('bold', item['check_id'])}  {item['title']}"]
-    indent = " " * 11
+    lead = " " * indent
+    lines = [f"{lead}{badge} {style('bold', item['check_id'])}  {item['title']}"]
+    body = " " * (indent + 9)
     if item["subject"]:
-        lines.append(f"{indent}Subject: {item['subject']}")
-    lines.append(wrap(item["detail"], indent, width))
-    lines.append(wrap(f"Fix: {item['remediation']}", indent, width))
+        lines.append(f"{body}Subject: {item['subject']}")
+    lines.append(wrap(item["detail"], body, width))
+    lines.append(wrap(f"Fix: {item['remediation']}", body, width))
+    if item.get("commands"):
+        lines.append(f"{body}Commands:")
+        lines += [f"{body}    {command}" for command in item["commands"]]
+    for link in item.get("links") or ():
+        lines.append(wrap(f"See: {link['title']}: {link['url']}", body, width))
     if item["reference"]:
-        lines.append(
-            wrap(style("dim", f"Reference: {item['reference']}"), indent, width)
-        )
+        lines.append(wrap(style("dim", f"Reference: {item['reference']}"), body, width))
     if acknowledgement:
         ack = acknowledgement
         when = ack["when"][:10]
@@ -374,10 +382,15 @@ def format_finding(item, style, width, acknowledgement=None):
             wrap(
                 f"Acknowledged by {ack['who'] or '?'} on {when}{until}: "
                 f"{ack['reason']}",
-                indent,
+                body,
                 width,
             )
         )
+    consequences = item.get("consequences") or ()
+    if consequences:
+        lines.append(f"{body}Follows from it ({len(consequences)}), fixed with it:")
+        for consequence in consequences:
+            lines += format_finding(consequence, style, width, indent=indent + 9)
     return lines
 
 
@@ -448,13 +461,17 @@ def data_area_title(area):
 
 
 def check_data(check):
+    from collective.securitybp.checks.base import severity_text
     from collective.securitybp.model import text
 
+    cases = dict(getattr(check, "cases", None) or {})
     return {
         "id": check.id,
         "area": check.area.label,
         "area_title": text(check.area.title),
         "severity": check.severity.label,
+        "cases": {name: severity.label for name, severity in cases.items()},
+        "severities": severity_text(check),
         "title": text(check.title),
         "reference": check.reference,
     }
@@ -474,6 +491,9 @@ def format_checks(checks, style):
             f"{row['id']:<{id_width}}  {row['area']:<{area_width}}  "
             f"{severity}  {row['title']}"
         )
+        if row["cases"]:
+            indent = " " * (id_width + area_width + 4)
+            lines.append(f"{indent}{style('dim', row['severities'])}")
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ README.rst between the markers
 README and the registry disagree.
 """
 
+from collective.securitybp.checks.base import severity_text
 from collective.securitybp.model import Area
 import inspect
 
@@ -31,7 +32,7 @@ def _table(rows, headers):
 def checks_rst(checks):
     """The reStructuredText of the checks section for ``checks``."""
     rows = [
-        (c.id, c.area.label, c.severity.label, str(c.title))
+        (c.id, c.area.label, severity_text(c), str(c.title))
         for c in sorted(checks, key=lambda c: c.id)
     ]
     lines = [START, "", *_table(rows, ("id", "area", "severity", "title")), ""]

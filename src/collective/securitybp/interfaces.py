@@ -105,7 +105,6 @@ class IPrivilegeSettings(model.Schema):
         label=_("label_privileges_fieldset", default="Privileges"),
         fields=[
             "privileges_daily_work_days",
-            "privileges_login_days",
             "privileges_dormant_days",
         ],
     )
@@ -113,30 +112,14 @@ class IPrivilegeSettings(model.Schema):
     privileges_daily_work_days = schema.Int(
         title=_(
             "label_privileges_daily_work_days",
-            default="Daily work: content created in the last days",
+            default="Daily work: content created or changed in the last days",
         ),
         description=_(
             "help_privileges_daily_work_days",
-            default="A Manager or Site Administrator who created content in "
-            "this many days is reported as used for daily work.",
+            default="A Manager or Site Administrator who created or changed "
+            "content in this many days is reported as used for daily work.",
         ),
         default=30,
-        required=True,
-        constraint=privileges_days,
-    )
-
-    privileges_login_days = schema.Int(
-        title=_(
-            "label_privileges_login_days",
-            default="Daily work: two logins within days",
-        ),
-        description=_(
-            "help_privileges_login_days",
-            default="A Manager or Site Administrator whose last two logins "
-            "both fall within this many days (recent and frequent) is "
-            "reported as used for daily work.",
-        ),
-        default=7,
         required=True,
         constraint=privileges_days,
     )

@@ -58,13 +58,14 @@ class Severity(IntEnum):
             ) from None
 
 
-# Penalty of one unacknowledged finding, per severity (README: "Score").
+# Weight of a check in the score, per severity (README: "Score and grade"):
+# each step up the scale counts twice as much; information counts nothing.
 SCORE_WEIGHTS = {
     Severity.INFO: 0,
-    Severity.LOW: 2,
-    Severity.MEDIUM: 5,
-    Severity.HIGH: 15,
-    Severity.CRITICAL: 40,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 4,
+    Severity.CRITICAL: 8,
 }
 # Lowest score for each grade, best first; below the last one is "F".
 GRADE_THRESHOLDS = (("A", 90), ("B", 75), ("C", 60), ("D", 40))
@@ -128,9 +129,44 @@ def validate_check_id(check_id, area):
         )
 
 
+def finding_key(check_id, subject=""):
+    """The key of a finding: what acknowledgements and causes refer to."""
+    return f"{check_id}|{subject}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A page that helps with a remediation.
+
+    ``url`` is either absolute (``https://...``, public documentation) or a
+    path relative to the site root (``@@security-controlpanel``, the site's
+    own setting screen), made absolute with the site's URL when shown.
+    """
+
+    title: str
+    url: str
+
+    @property
+    def on_site(self):
+        return "://" not in self.url
+
+    def resolve(self, site_url=""):
+        """The URL to show: site paths joined to ``site_url``."""
+        if not self.on_site:
+            return self.url
+        return f"{site_url.rstrip('/')}/{self.url.lstrip('/')}"
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One answer of a check that needs attention."""
+    """One answer of a check that needs attention.
+
+    ``remediation`` is prose; ``commands`` are shell commands that carry it
+    out, runnable as written and in order; ``links`` are :class:`Link`
+    objects. ``cause`` is the key (:func:`finding_key`) of the finding this
+    one follows from: when that finding is in the same report, this one is
+    shown under it and does not count on its own.
+    """
 
     check_id: str
     area: Area
@@ -140,11 +176,14 @@ class Finding:
     remediation: str
     reference: str
     subject: str = ""
+    commands: tuple = ()
+    links: tuple = ()
+    cause: str = ""
 
     @property
     def key(self):
         """Identity of the finding across runs: check id and subject."""
-        return f"{self.check_id}|{self.subject}"
+        return finding_key(self.check_id, self.subject)
 
     @property
     def fingerprint(self):
@@ -152,7 +191,16 @@ class Finding:
         content = "\n".join((self.severity.label, text(self.title), text(self.detail)))
         return hashlib.sha256(content.encode("utf-8")).hexdigest()[:16]
 
+    @property
+    def cause_id(self):
+        """``(check_id, subject)`` of the cause, or None."""
+        if not self.cause:
+            return None
+        check_id, _sep, subject = self.cause.partition("|")
+        return check_id, subject
+
     def to_dict(self, request=None):
+        """What the finding says, as JSON-ready data."""
         return {
             "check_id": self.check_id,
             "area": self.area.label,
@@ -164,6 +212,20 @@ class Finding:
             "reference": self.reference,
             "subject": self.subject,
         }
+
+    def as_data(self, request=None, site_url=""):
+        """:meth:`to_dict` with the remediation's ``commands`` and ``links``
+        (site paths made absolute with ``site_url``) and the ``cause``: what
+        every door (page, JSON, REST, command line) shows."""
+        cause = self.cause_id
+        data = self.to_dict(request)
+        data["commands"] = list(self.commands)
+        data["links"] = [
+            {"title": text(link.title, request), "url": link.resolve(site_url)}
+            for link in self.links
+        ]
+        data["cause"] = {"check_id": cause[0], "subject": cause[1]} if cause else None
+        return data
 
 
 @dataclass(frozen=True)
@@ -178,17 +240,53 @@ class AcknowledgedFinding:
         data["acknowledgement"] = self.acknowledgement.to_dict()
         return data
 
+    def as_data(self, request=None, site_url=""):
+        data = self.finding.as_data(request, site_url)
+        data["acknowledgement"] = self.acknowledgement.to_dict()
+        return data
 
-def score_of(findings):
-    """The score from 0 to 100 for unacknowledged findings."""
-    return max(0, 100 - sum(SCORE_WEIGHTS[f.severity] for f in findings))
+
+def score_of(checks, findings, silenced=()):
+    """The score from 0 to 100, in tenths: the severity-weighted share of
+    checks passed.
+
+    A check weighs :data:`SCORE_WEIGHTS` of its default severity, or of its
+    most severe finding when that is higher; it loses the weight of its most
+    severe open finding. Consequences are not passed here: they count with
+    their cause.
+
+    :param checks: ``{check_id: default severity}`` of the checks that ran.
+    :param findings: the open findings that count.
+    :param silenced: findings that count but were acknowledged: they weigh
+        in the total and lose nothing.
+    """
+    checks = dict(checks)
+    worst_open, worst = {}, {}
+    for finding in findings:
+        worst_open[finding.check_id] = max(
+            worst_open.get(finding.check_id, Severity.INFO), finding.severity
+        )
+    for finding in (*findings, *silenced):
+        worst[finding.check_id] = max(
+            worst.get(finding.check_id, Severity.INFO), finding.severity
+        )
+        checks.setdefault(finding.check_id, finding.severity)
+    total = lost = 0
+    for check_id, default in checks.items():
+        total += SCORE_WEIGHTS[max(default, worst.get(check_id, Severity.INFO))]
+        lost += SCORE_WEIGHTS[worst_open.get(check_id, Severity.INFO)]
+    if not total:
+        return 100.0
+    # Tenths, rounded down: any check that passes raises the score, and
+    # 100 means nothing is open.
+    return (1000 * (total - lost) // total) / 10
 
 
-def grade_of(findings):
-    """The letter grade: from the score, and "F" whenever one is critical."""
+def grade_of(score, findings):
+    """The letter grade: from the score, and "F" whenever an open finding
+    (consequences included) is critical."""
     if any(f.severity is Severity.CRITICAL for f in findings):
         return "F"
-    score = score_of(findings)
     for grade, lowest in GRADE_THRESHOLDS:
         if score >= lowest:
             return grade
@@ -202,18 +300,32 @@ class Report:
     site: str
     generated_at: object  # datetime, timezone-aware
     versions: dict
-    findings: tuple = ()
-    acknowledged: tuple = ()
+    findings: tuple = ()  # open findings that count: the "to do" list
+    acknowledged: tuple = ()  # of AcknowledgedFinding
     checks_run: int = 0
     fail_on: object = field(default=Severity.HIGH)  # Severity or None (never)
+    consequences: tuple = ()  # findings whose cause is in this report
+    checks: tuple = ()  # (check_id, default severity) of the checks that ran
 
     @property
     def score(self):
-        return score_of(self.findings)
+        silenced = [item.finding for item in self.acknowledged]
+        return score_of(self.checks, self.findings, silenced)
 
     @property
     def grade(self):
-        return grade_of(self.findings)
+        return grade_of(self.score, (*self.findings, *self.open_consequences))
+
+    def consequences_of(self, finding):
+        """The findings that follow from ``finding``, most severe first."""
+        found = [c for c in self.consequences if c.cause == finding.key]
+        return sorted(found, key=lambda f: (-f.severity, f.check_id, f.subject))
+
+    @property
+    def open_consequences(self):
+        """Consequences of open findings: fixed with their cause."""
+        keys = {f.key for f in self.findings}
+        return tuple(c for c in self.consequences if c.cause in keys)
 
     @property
     def summary(self):
@@ -223,10 +335,15 @@ class Report:
         return counts
 
     def failing(self, threshold):
-        """Unacknowledged findings at or above ``threshold`` (None: none)."""
+        """Unacknowledged findings at or above ``threshold`` (None: none),
+        consequences of open findings included."""
         if threshold is None:
             return []
-        return [f for f in self.findings if f.severity >= threshold]
+        return [
+            f
+            for f in (*self.findings, *self.open_consequences)
+            if f.severity >= threshold
+        ]
 
     @property
     def failed(self):
@@ -243,8 +360,21 @@ class Report:
                 groups.append((area, items))
         return groups
 
-    def to_dict(self, request=None):
-        """The report as JSON-ready data; texts in ``request``'s language."""
+    def to_dict(self, request=None, site_url=None):
+        """The report as JSON-ready data; texts in ``request``'s language.
+
+        :param site_url: the site's URL, for links to its setting screens;
+            the site's path when omitted.
+        """
+        site_url = self.site if site_url is None else site_url
+
+        def item(finding, data=None):
+            data = data or finding.as_data(request, site_url)
+            data["consequences"] = [
+                c.as_data(request, site_url) for c in self.consequences_of(finding)
+            ]
+            return data
+
         return {
             "site": self.site,
             "generated_at": self.generated_at.isoformat(),
@@ -253,10 +383,14 @@ class Report:
             "grade": self.grade,
             "summary": self.summary,
             "checks_run": self.checks_run,
+            "checks": [
+                {"check_id": check_id, "severity": severity.label}
+                for check_id, severity in self.checks
+            ],
             "fail_on": self.fail_on.label if self.fail_on else "never",
             "failed": self.failed,
-            "findings": [
-                f.to_dict(request) for _area, items in self.by_area() for f in items
+            "findings": [item(f) for _area, items in self.by_area() for f in items],
+            "acknowledged": [
+                item(a.finding, a.as_data(request, site_url)) for a in self.acknowledged
             ],
-            "acknowledged": [a.to_dict(request) for a in self.acknowledged],
         }

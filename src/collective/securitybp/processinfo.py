@@ -17,6 +17,11 @@ user is read from ``/proc/<pid>/status`` (Linux):
 
 :func:`set_inspected_process` names the process to inspect instead, for a
 caller that knows it better (for example a ``--pid`` option).
+
+The environment of that process (:func:`serving_environment`) is read from
+``/proc/<pid>/environ``, with zope.conf's ``<environment>`` section on top;
+whether it runs in a container (:func:`container_of`) from its environment,
+its root directory and its control group.
 """
 
 from Acquisition import aq_base
@@ -68,6 +73,10 @@ NESTED_STORAGES = ("base", "changes")
 BUILDOUT_MARKERS = (".installed.cfg", "bin/buildout")
 
 PROC = Path("/proc")
+# Files a container runtime leaves in the root of a container (docker, podman).
+CONTAINER_MARKERS = (".dockerenv", "run/.containerenv")
+# Words in /proc/<pid>/cgroup that tell a container's control group.
+CONTAINER_CGROUPS = ("docker", "kubepods", "containerd", "libpod", "lxc")
 
 _inspected_pid = None
 
@@ -152,6 +161,93 @@ class ProcessIdentity:
             return None
 
 
+def process_environment(pid):
+    """The environment process ``pid`` was started with, from
+    ``/proc/<pid>/environ``.
+
+    :returns: a dict, or None when it cannot be read (another user's
+        process, no ``/proc``, or a process that is being started, whose
+        environment is still empty).
+    """
+    try:
+        raw = (PROC / str(pid) / "environ").read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not raw:
+        return None
+    values = {}
+    for entry in raw.split(b"\0"):
+        name, sep, value = entry.decode("utf-8", "surrogateescape").partition("=")
+        if sep and name:
+            values[name] = value
+    return values
+
+
+def container_of(pid, environ=None):
+    """The kind of container process ``pid`` runs in, or None.
+
+    Told by the ``container`` environment variable (podman, systemd-nspawn,
+    lxc set it), a runtime's marker file in the process's root directory,
+    or its control group.
+
+    :param environ: the process's environment, when already read.
+    """
+    if environ and environ.get("container"):
+        return environ["container"]
+    root = PROC / str(pid) / "root"
+    for marker in CONTAINER_MARKERS:
+        if file_kind(root / marker) is not None:
+            return "podman" if "containerenv" in marker else "docker"
+    try:
+        cgroup = (PROC / str(pid) / "cgroup").read_text()
+    except OSError:
+        return None
+    for word in CONTAINER_CGROUPS:
+        if word in cgroup:
+            return word
+    return None
+
+
+@dataclass(frozen=True)
+class ServingEnvironment:
+    """The environment variables of the process that serves the site.
+
+    ``complete`` is False when only part is known: the serving process was
+    not found, or its ``/proc/<pid>/environ`` could not be read; then
+    ``values`` holds what zope.conf's ``<environment>`` section sets.
+    """
+
+    values: dict
+    complete: bool
+    process: ProcessIdentity = None
+
+    def get(self, name, default=None):
+        return self.values.get(name, default)
+
+
+def serving_environment(process, configured=None):
+    """What the environment of ``process`` holds.
+
+    This process's own environment when it serves the site; else the one
+    ``/proc/<pid>/environ`` shows, with zope.conf's ``<environment>``
+    section on top (Zope sets those when it starts, after the process was
+    created).
+
+    :param process: a :class:`ProcessIdentity`, or None when not found.
+    :param configured: the ``<environment>`` section of zope.conf.
+    :returns: a :class:`ServingEnvironment`.
+    """
+    configured = dict(configured or {})
+    if process is None:
+        return ServingEnvironment(configured, False, None)
+    if process.pid == os.getpid():
+        return ServingEnvironment(dict(os.environ), True, process)
+    started = process_environment(process.pid)
+    if started is None:
+        return ServingEnvironment(configured, False, process)
+    return ServingEnvironment({**started, **configured}, True, process)
+
+
 def group_name(gid):
     try:
         return grp.getgrgid(gid).gr_name
@@ -181,6 +277,7 @@ class InstallationLayout:
     config_files: tuple = ()  # zope.conf and its kind, which may hold secrets
     reads_inituser: bool = False  # the root user folder still reads inituser
     searched: tuple = ()  # lock and pid files looked at to find the daemon
+    container: str = None  # the kind of container the process runs in
 
     def data_locations(self):
         """What Zope must be able to write: ``(kind, path, is_dir)`` tuples.
@@ -260,8 +357,12 @@ def installation_layout(root=None, configuration=None, paths=None):
     process = inspected_process(
         serving=_serves(root), lock_files=lock_files, pid_files=pid_files
     )
+    container = None
+    if process is not None:
+        container = container_of(process.pid, process_environment(process.pid))
     return InstallationLayout(
         process=process,
+        container=container,
         instance_home=instance_home,
         client_home=client_home,
         databases=databases,

@@ -43,9 +43,20 @@ class SecurityReportView(BrowserView):
     def __call__(self):
         self.report = run_audit(self.context)
         if self.request.form.get("format") == "json":
-            return json_response(self.request, self.report.to_dict())
+            return json_response(self.request, self.data())
         self.request.response.setHeader("Cache-Control", "no-store")
         return self.index()
+
+    def data(self):
+        return self.report.to_dict(site_url=self.context.absolute_url())
+
+    def links(self, finding):
+        """``{"title", "url"}`` of a finding's links, site paths made absolute."""
+        site_url = self.context.absolute_url()
+        return [
+            {"title": link.title, "url": link.resolve(site_url)}
+            for link in finding.links
+        ]
 
     def can_manage(self):
         return api.user.has_permission(MANAGE_PERMISSION, obj=self.context)
@@ -87,7 +98,7 @@ class SecurityReportJSON(SecurityReportView):
 
     def __call__(self):
         self.report = run_audit(self.context)
-        return json_response(self.request, self.report.to_dict())
+        return json_response(self.request, self.data())
 
 
 class AcknowledgementBase(BrowserView):

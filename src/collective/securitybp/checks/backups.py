@@ -23,6 +23,8 @@ from ZODB.interfaces import IBlobStorage
 import fnmatch
 import os
 import re
+import shlex
+import sys
 
 
 # Files repozo writes: full and incremental backups (gzipped or not) and
@@ -32,8 +34,12 @@ BLOB_MARKER = "blob"
 # collective.recipe.backup names timestamped backups like this.
 TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})")
 DEFAULT_MAX_AGE_HOURS = 26
+SETTINGS_SCREEN = "@@securitybp-controlpanel"
 RESTORE_TEST_MAX_DAYS = 90
 MAX_LISTED = 10
+# Where a restore test puts the database, below the instance's base.
+RESTORE_TEST_TARGET = "var/restore-test"
+BACKUP_DOCS = "https://pypi.org/project/collective.recipe.backup/"
 
 
 @dataclass(frozen=True)
@@ -191,12 +197,60 @@ def _backup_state(context):
 
 
 def commands(state):
-    """The backup commands, with this instance's paths filled in."""
+    """The paths the backup commands use, for this instance."""
     repository = next(
-        (p for p in state.inventory.locations if BLOB_MARKER not in Path(p).name),
+        (
+            p
+            for p in state.inventory.locations
+            if BLOB_MARKER not in Path(p).name.lower()
+        ),
         str(Path(state.base) / "var" / "backups"),
     )
-    return {"repository": repository, "datafs": state.data_fs, "blobs": state.blob_dir}
+    blob_backups = next(
+        (p for p in state.inventory.locations if BLOB_MARKER in Path(p).name.lower()),
+        str(Path(state.base) / "var" / "blobstoragebackups"),
+    )
+    return {
+        "repository": repository,
+        "datafs": state.data_fs,
+        "blobs": state.blob_dir,
+        "blob_backups": blob_backups,
+    }
+
+
+def repozo():
+    """The repozo script of this Python's environment, or plain ``repozo``."""
+    script = Path(sys.executable).parent / "repozo"
+    return shlex.quote(str(script)) if script.exists() else "repozo"
+
+
+def backup_commands(state, blobs=True):
+    """Commands that back up the database (and the blobs), creating the
+    backup directories first."""
+    paths = {key: shlex.quote(value) for key, value in commands(state).items()}
+    result = [
+        f"mkdir -p {paths['repository']}",
+        f"{repozo()} --backup --gzip --repository {paths['repository']} "
+        f"--file {paths['datafs']}",
+    ]
+    if blobs:
+        result += [
+            f"mkdir -p {paths['blob_backups']}",
+            f"cp -a {paths['blobs']} {paths['blob_backups']}/blobstorage."
+            '"$(date -u +%Y-%m-%d-%H-%M-%S)"',
+        ]
+    return result
+
+
+def restore_commands(state):
+    """Commands that restore the latest backup into a scratch directory
+    beside the instance's own ``var`` contents, never over them."""
+    repository = shlex.quote(commands(state)["repository"])
+    target = shlex.quote(str(Path(state.base) / RESTORE_TEST_TARGET))
+    return [
+        f"mkdir -p {target}",
+        f"{repozo()} --recover --repository {repository} --output {target}/Data.fs",
+    ]
 
 
 class NoBackups(Check):
@@ -237,13 +291,17 @@ class NoBackups(Check):
                     "Back up the database and the blobs every day and keep "
                     "copies on another machine. With collective.recipe.backup: "
                     "bin/backup from cron, bin/snapshotbackup before big "
-                    "changes. With repozo alone: repozo --backup --gzip "
-                    "--repository ${repository} --file ${datafs}, and copy "
-                    "${blobs} with rsync or tar. If backups are kept "
+                    "changes. With repozo alone, as the user that runs Zope: "
+                    "the commands below (from cron). If backups are kept "
                     "elsewhere, add that directory to the backup locations in "
                     "the control panel.",
                     mapping=mapping,
                 ),
+                commands=backup_commands(state, blobs=state.blobs_in_use),
+                links=[
+                    (_("Backup settings"), SETTINGS_SCREEN),
+                    (_("collective.recipe.backup"), BACKUP_DOCS),
+                ],
             )
         ]
 
@@ -294,11 +352,11 @@ class BackupsTooOld(Check):
                 remediation=_(
                     "Check the job that makes the backups (cron, systemd "
                     "timer), its log and the free disk space, then run it by "
-                    "hand: bin/backup with collective.recipe.backup, or "
-                    "repozo --backup --gzip --repository ${repository} --file "
-                    "${datafs}.",
+                    "hand: bin/backup with collective.recipe.backup, or the "
+                    "commands below.",
                     mapping=mapping,
                 ),
+                commands=backup_commands(state, blobs=False),
             )
         ]
 
@@ -312,6 +370,9 @@ class BlobsNotBackedUp(Check):
     (a blob counts from its first ``0x..`` directory) and at the backup
     locations whose name contains "blob". A ZEO or RelStorage client
     cannot see the server's blob directory and assumes blobs are in use.
+
+    When no database backup was found either, this finding follows from
+    SBP-BACKUP-001 (whose commands back up both).
 
     Example finding: "Blobs are not backed up" (high).
     """
@@ -335,6 +396,8 @@ class BlobsNotBackedUp(Check):
         return [
             self.finding(
                 subject=state.blob_dir,
+                cause=None if state.inventory.database else (NoBackups.id, ""),
+                commands=backup_commands(state)[2:],
                 detail=_(
                     "Files and images are stored in ${blobs}, and no backup of "
                     "it was found in ${locations}: a restored database would "
@@ -345,11 +408,10 @@ class BlobsNotBackedUp(Check):
                     "Back up the blob directory together with the database: "
                     "collective.recipe.backup's bin/backup does both (blob "
                     "backups go to var/blobstoragebackups); with repozo, copy "
-                    "${blobs} right after each repozo run, e.g. rsync -a "
-                    "${blobs}/ var/blobstoragebackups/blobstorage.$(date "
-                    "+%Y-%m-%d-%H-%M-%S)/. If blob backups are kept elsewhere, "
-                    "add that directory (its name must contain 'blob') to the "
-                    "backup locations.",
+                    "${blobs} right after each repozo run with the commands "
+                    "below. If blob backups are kept elsewhere, add that "
+                    "directory (its name must contain 'blob') to the backup "
+                    "locations.",
                     mapping=mapping,
                 ),
             )
@@ -365,13 +427,16 @@ class RestoreNotTested(Check):
     reminds when there is none or it is older than 90 days. It cannot know
     whether the test really happened.
 
-    Example finding: "Restore not tested recently" (medium): never recorded.
+    Hygiene (low): an untested restore is a risk of the day it is needed,
+    not an exposure.
+
+    Example finding: "Restore not tested recently" (low): never recorded.
     """
 
     id = "SBP-BACKUP-004"
     title = _("Restore not tested recently")
     area = Area.BACKUPS
-    severity = Severity.MEDIUM
+    severity = Severity.LOW
     reference = references.BACKUPS
 
     def run(self, context):
@@ -398,13 +463,14 @@ class RestoreNotTested(Check):
                 detail=detail,
                 remediation=_(
                     "Restore the latest backup on another machine (with "
-                    "collective.recipe.backup: bin/restore; with repozo: "
-                    "repozo --recover --repository ${repository} --output "
-                    "/tmp/restore-test/Data.fs, plus the blobs), start an "
-                    "instance on it and check the site and a few files. Then "
-                    "record the date in Site Setup > Security best practices "
-                    "> Last restore test.",
+                    "collective.recipe.backup: bin/restore; with repozo: the "
+                    "commands below, plus the blobs), start an instance on it "
+                    "and check the site and a few files. Then record the date "
+                    "in Site Setup > Security best practices > Last restore "
+                    "test.",
                     mapping=mapping,
                 ),
+                commands=restore_commands(state),
+                links=[(_("Last restore test"), SETTINGS_SCREEN)],
             )
         ]

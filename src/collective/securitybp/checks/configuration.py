@@ -11,27 +11,49 @@ from Acquisition import aq_base
 from collective.securitybp import _
 from collective.securitybp import references
 from collective.securitybp.checks.base import Check
+from collective.securitybp.checks.process import describe
+from collective.securitybp.checks.process import environment_for
 from collective.securitybp.model import Area
 from collective.securitybp.model import Severity
 from collective.securitybp.principals import active_plugins
+from DateTime import DateTime
+from pathlib import Path
 from plone.protect import auto as protect_auto
 from plone.registry.interfaces import IRegistry
 from plone.transformchain.interfaces import ITransform
 from Products.PluggableAuthService.interfaces.plugins import ICredentialsUpdatePlugin
+from Products.PluggableAuthService.interfaces.plugins import IPropertiesPlugin
+from types import MappingProxyType
 from zope.component import queryMultiAdapter
 from zope.component import queryUtility
 from zope.globalrequest import getRequest
 from zope.publisher.browser import TestRequest
 import os
+import shlex
+import sys
 
 
 # Values of an environment variable that plone.protect reads as "true".
 TRUE_VALUES = frozenset({"true", "t", "yes", "y", "1"})
 CSRF_TRANSFORM = "plone.protect.autocsrf"
 SESSION_TIMEOUT_LIMIT = 12 * 60 * 60  # seconds
-STANDARD_KEYRINGS = ("_system", "_forms", "_anon")
-# Tags that let content run code or embed other sites when allowed.
-DANGEROUS_TAGS = frozenset({"script", "iframe", "object", "embed", "form"})
+# plone.protect rotates each keyring at a login once this many seconds
+# have passed since its last rotation (plone.protect.subscribers).
+ROTATION_PERIODS = MappingProxyType(
+    {"_system": 7 * 24 * 60 * 60, "_forms": 24 * 60 * 60, "_anon": 24 * 60 * 60}
+)
+# A login this long after a ring was due shows that nothing rotated it.
+ROTATION_SLACK = 60 * 60
+SESSION_PROPERTIES = "acl_users/session/manage_propertiesForm"
+SESSION_SECRETS = "acl_users/session/manage_secret"
+HTML_FILTERING = "@@filter-controlpanel"
+SECURITY_SETTINGS = "@@security-controlpanel"
+DISCUSSION_SETTINGS = "@@discussion-controlpanel"
+# Tags that let content run code, or post to another site, when allowed.
+SCRIPT_TAGS = frozenset({"script", "object", "embed", "form"})
+# Tags that embed another site; Plone's filter empties javascript: and
+# data: sources and removes srcdoc, so they cannot run script in this one.
+FRAME_TAGS = frozenset({"iframe"})
 NO_CAPTCHA = frozenset({"", "disabled"})
 DISCUSSION = "plone.app.discussion.interfaces.IDiscussionSettings."
 # Objects that hold code or templates editable through the web.
@@ -50,6 +72,8 @@ MAX_ROOT_FOLDERS = 1000
 # States that are never meant for Anonymous, whatever a workflow says.
 UNPUBLISHED_STATE_NAMES = frozenset({"private", "pending"})
 VIEW = "View"
+# Plone's "never logged in" value of login_time is 2000/01/01.
+NEVER_LOGGED_IN = DateTime("2000/01/02 UTC").timeTime()
 ANONYMOUS = "Anonymous"
 
 
@@ -89,18 +113,35 @@ class Setting(Check):
     subject = ""
     detail = None
     remediation = None
+    reads_environment = False  # the detail then names the process inspected
 
-    def is_on(self):  # pragma: no cover - every subclass overrides it
+    def is_on(self, context):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
 
     def run(self, context):
-        if not self.is_on():
+        if not self.is_on(context):
             return []
+        detail = self.detail
+        if self.reads_environment:
+            detail = _(
+                "${detail} Inspected: ${process}.",
+                mapping={
+                    "detail": detail,
+                    "process": inspected(environment_for(context)),
+                },
+            )
         return [
             self.finding(
-                subject=self.subject, detail=self.detail, remediation=self.remediation
+                subject=self.subject, detail=detail, remediation=self.remediation
             )
         ]
+
+
+def inspected(environment):
+    """Which process's environment was read, as a translatable text."""
+    if environment.process is None:
+        return _("the instance's configuration (the process was not found)")
+    return describe(environment.process)
 
 
 class DebugMode(Setting):
@@ -130,7 +171,7 @@ class DebugMode(Setting):
         "Use debug mode only on a development machine."
     )
 
-    def is_on(self):
+    def is_on(self, context):
         return bool(getattr(zope_configuration(), "debug_mode", False))
 
 
@@ -156,7 +197,7 @@ class VerboseSecurity(Setting):
     )
     remediation = _("Set 'verbose-security off' in zope.conf and restart.")
 
-    def is_on(self):
+    def is_on(self, context):
         from AccessControl import ImplPython
 
         configured = getattr(zope_configuration(), "verbose_security", False)
@@ -178,6 +219,7 @@ class PythonSecurityPolicy(Setting):
     id = "SBP-CONF-003"
     title = _("Python security policy implementation in use")
     severity = Severity.INFO
+    reads_environment = True
     subject = "security-policy-implementation"
     detail = _(
         "Zope checks permissions with the Python implementation of its "
@@ -190,11 +232,12 @@ class PythonSecurityPolicy(Setting):
         "restart."
     )
 
-    def is_on(self):
+    def is_on(self, context):
         configured = getattr(
             zope_configuration(), "security_policy_implementation", "C"
         )
-        pure_python = os.environ.get("PURE_PYTHON", "").strip().lower()
+        environment = environment_for(context)
+        pure_python = environment.get("PURE_PYTHON", "").strip().lower()
         return str(configured).upper() == "PYTHON" or pure_python in TRUE_VALUES
 
 
@@ -207,8 +250,10 @@ class CSRFProtectionOff(Check):
     variable ``PLONE_CSRF_DISABLED`` (read when the instance starts), or
     when its transform ``plone.protect.autocsrf`` is not registered (or an
     override returns no transform). One finding per cause. The environment
-    is that of the process that runs the audit: the Zope process for the
-    report, the command's own for ``securitybp audit``.
+    is that of the process that serves the site: for ``securitybp audit``
+    the running instance's, read from ``/proc/<pid>/environ`` with
+    zope.conf's ``<environment>`` on top (SBP-CONF-017 says when it could
+    not be read); the finding names the process.
 
     Example finding: "CSRF protection is off" (critical), subject
     ``PLONE_CSRF_DISABLED``.
@@ -222,8 +267,14 @@ class CSRFProtectionOff(Check):
 
     def run(self, context):
         findings = []
-        value = os.environ.get("PLONE_CSRF_DISABLED")
-        if (value or "").strip().lower() in TRUE_VALUES or protect_auto.CSRF_DISABLED:
+        environment = environment_for(context)
+        value = environment.get("PLONE_CSRF_DISABLED")
+        serving = environment.process is not None and environment.process.pid == (
+            os.getpid()
+        )
+        disabled = (value or "").strip().lower() in TRUE_VALUES
+        if disabled or (serving and protect_auto.CSRF_DISABLED):
+            process = inspected(environment)
             findings.append(
                 self.finding(
                     subject="PLONE_CSRF_DISABLED",
@@ -231,8 +282,12 @@ class CSRFProtectionOff(Check):
                         "The environment variable PLONE_CSRF_DISABLED is "
                         "'${value}': plone.protect does not check any request "
                         "for a CSRF token, so a page on another site can make "
-                        "a logged-in user change this one.",
-                        mapping={"value": value or "true (at start-up)"},
+                        "a logged-in user change this one. Inspected: "
+                        "${process}.",
+                        mapping={
+                            "value": value or "true (at start-up)",
+                            "process": process,
+                        },
                     ),
                     remediation=_(
                         "Remove PLONE_CSRF_DISABLED from the environment of the "
@@ -283,6 +338,7 @@ class FrameOptionsEmptied(Setting):
     id = "SBP-CONF-005"
     title = _("PLONE_X_FRAME_OPTIONS is empty")
     severity = Severity.MEDIUM
+    reads_environment = True
     reference = references.HEADERS
     subject = "PLONE_X_FRAME_OPTIONS"
     detail = _(
@@ -295,11 +351,15 @@ class FrameOptionsEmptied(Setting):
         "default is SAMEORIGIN) or set it to SAMEORIGIN or DENY, and restart."
     )
 
-    def is_on(self):
-        value = os.environ.get("PLONE_X_FRAME_OPTIONS")
-        return (
-            value is not None and not value.strip()
-        ) or not protect_auto.X_FRAME_OPTIONS
+    def is_on(self, context):
+        environment = environment_for(context)
+        value = environment.get("PLONE_X_FRAME_OPTIONS")
+        serving = environment.process is not None and environment.process.pid == (
+            os.getpid()
+        )
+        return (value is not None and not value.strip()) or (
+            serving and not protect_auto.X_FRAME_OPTIONS
+        )
 
 
 class XMLRPCEnabled(Setting):
@@ -325,7 +385,7 @@ class XMLRPCEnabled(Setting):
         "unless a client really uses XML-RPC, then restart."
     )
 
-    def is_on(self):
+    def is_on(self, context):
         return bool(getattr(zope_configuration(), "enable_xmlrpc", False))
 
 
@@ -344,6 +404,17 @@ def plugin_path(plugin):
     return "/".join(plugin.getPhysicalPath())
 
 
+def hsts_covers(site):
+    """Whether the add-on sends a Strict-Transport-Security header of at
+    least six months: browsers then never send a request, and its cookie,
+    over plain HTTP once they have seen the site."""
+    from collective.securitybp.headers.policy import HSTS_MIN_MAX_AGE
+    from collective.securitybp.headers.subscriber import plan_for
+
+    plan = plan_for(site)
+    return bool(plan.enabled and plan.hsts and plan.hsts_max_age >= HSTS_MIN_MAX_AGE)
+
+
 class SessionCookieNotSecure(Check):
     """The login cookie is sent without its Secure flag on an HTTPS site.
 
@@ -354,6 +425,10 @@ class SessionCookieNotSecure(Check):
     the audit (``SERVER_URL``, which virtual hosting sets to the public
     URL); the command line cannot tell and stays quiet.
 
+    High; medium when the add-on sends Strict-Transport-Security for at
+    least six months, which keeps browsers that have seen the site from
+    making plain HTTP requests (the first visit stays exposed).
+
     Example finding: "Login cookie not limited to HTTPS" (high), subject
     ``/Plone/acl_users/session``.
     """
@@ -362,6 +437,7 @@ class SessionCookieNotSecure(Check):
     title = _("Login cookie not limited to HTTPS")
     area = Area.CONFIGURATION
     severity = Severity.HIGH
+    cases = {"HSTS covers the cookie": Severity.MEDIUM}
     reference = references.MANAGE_DOMAIN
 
     def run(self, context):
@@ -369,9 +445,11 @@ class SessionCookieNotSecure(Check):
         url = request.get("SERVER_URL", "") if request is not None else ""
         if not str(url).startswith("https://"):
             return []
+        covered = hsts_covers(context.site)
         return [
             self.finding(
                 subject=plugin_path(plugin),
+                case="HSTS covers the cookie" if covered else None,
                 detail=_(
                     "This site is served over HTTPS (${url}) but plone.session "
                     "sets its login cookie without the Secure flag, so a "
@@ -384,6 +462,7 @@ class SessionCookieNotSecure(Check):
                     "Debug mode also drops the flag: keep it off.",
                     mapping={"path": plugin_path(plugin)},
                 ),
+                links=[(_("Properties of the session plugin"), SESSION_PROPERTIES)],
             )
             for plugin in session_plugins(context.site)
             if not plugin.getProperty("secure")
@@ -472,14 +551,34 @@ class NoPerUserKeyring(Check):
         ]
 
 
+def root_login_service(root):
+    """The REST service answering ``POST /@login`` on the Zope root
+    (plone.distribution's), or None."""
+    try:
+        from plone.rest.negotiation import lookup_service_id
+    except ImportError:
+        return None
+    service_id = lookup_service_id("POST", "application/json")
+    if not service_id:
+        return None
+    return queryMultiAdapter((root, TestRequest()), name=service_id + "@login")
+
+
 class RootCookieStoresPassword(Check):
     """The Zope root's cookie plugin keeps login and password in ``__ac``.
 
     A PluggableAuthService at the Zope root with a Cookie Auth Helper active
-    for updating credentials stores ``login:password``, base64-encoded, in
+    for updating credentials stores ``login:password``, only encoded, in
     the ``__ac`` cookie after a Zope Manager logs in: the password travels
-    with every request and stays in the browser. (Plone sites use
-    plone.session instead, which stores a signed ticket.)
+    with every request and stays in the browser, in a cookie scripts can
+    read. (Plone sites use plone.session instead, which stores a signed
+    ticket.)
+
+    The REST service ``POST /@login`` of the Zope root (plone.distribution,
+    for creating sites) calls that plugin directly, whether or not it is
+    active: while the root has a plugin ``credentials_cookie_auth`` and the
+    service is registered, logging in there sets the same cookie. That is
+    a second finding, subject ``/@login``.
 
     Example finding: "Zope root cookie stores the password" (medium),
     subject ``/acl_users/credentials_cookie_auth``.
@@ -499,12 +598,12 @@ class RootCookieStoresPassword(Check):
         user_folder = getattr(aq_base(context.root), "acl_users", None)
         if user_folder is None:
             return []
-        return [
+        findings = [
             self.finding(
                 subject=plugin_path(plugin),
                 detail=_(
                     "The cookie plugin ${path} at the Zope root stores the "
-                    "login name and the password, only base64-encoded, in the "
+                    "login name and the password, only encoded, in the "
                     "__ac cookie of every Zope Manager who logs in there.",
                     mapping={"path": plugin_path(plugin)},
                 ),
@@ -520,23 +619,125 @@ class RootCookieStoresPassword(Check):
             )
             if isinstance(aq_base(plugin), CookieAuthHelper)
         ]
+        cookie = getattr(aq_base(user_folder), "credentials_cookie_auth", None)
+        if isinstance(cookie, CookieAuthHelper) and root_login_service(context.root):
+            findings.append(
+                self.finding(
+                    subject="/@login",
+                    detail=_(
+                        "The REST service POST /@login of the Zope root sets "
+                        "the __ac cookie with the login name and the password, "
+                        "only encoded, through /acl_users/credentials_cookie_auth, "
+                        "whether or not that plugin is active."
+                    ),
+                    remediation=_(
+                        "In the management interface, delete "
+                        "credentials_cookie_auth from /acl_users (Zope root "
+                        "Managers then log in there with HTTP basic "
+                        "authentication, over HTTPS on a dedicated manage "
+                        "domain), or refuse POST /@login on the Zope root in "
+                        "the web server in front of Zope."
+                    ),
+                )
+            )
+        return findings
+
+
+def last_login(site):
+    """The latest login through Plone's login form on ``site``, by any user
+    (the ``login_time`` member property), in seconds since the epoch; None
+    when nobody has logged in."""
+    latest = None
+    stores = [
+        getattr(plugin, "_storage", None)
+        for plugin in active_plugins(site.acl_users, IPropertiesPlugin)
+    ]
+    tool = getattr(aq_base(site), "portal_memberdata", None)
+    members = getattr(aq_base(tool), "_members", None) if tool is not None else None
+    for store in [*stores, members]:
+        if store is None:
+            continue
+        for data in store.values():
+            value = (
+                data.get("login_time")
+                if isinstance(data, dict)
+                else getattr(data, "login_time", None)
+            )
+            try:
+                moment = DateTime(value).timeTime() if value else None
+            except Exception:
+                moment = None
+            if (
+                moment
+                and moment > NEVER_LOGGED_IN
+                and (latest is None or moment > latest)
+            ):
+                latest = moment
+    return latest
+
+
+ROTATE_SCRIPT = """\
+# Replaces every secret of every keyring of the site and the Zope root.
+import transaction
+from plone.keyring.interfaces import IKeyManager
+from zope.component import getUtility
+from zope.component.hooks import setSite
+
+setSite(app.unrestrictedTraverse({site!r}))
+for manager in (getUtility(IKeyManager), getattr(app, "_key_manager", None)):
+    for name in manager or ():
+        for _secret in range(len(manager[name])):
+            manager[name].rotate()
+transaction.commit()
+"""
+
+
+def zconsole():
+    """The zconsole script of this Python's environment, or plain ``zconsole``."""
+    script = Path(sys.executable).parent / "zconsole"
+    return shlex.quote(str(script)) if script.exists() else "zconsole"
+
+
+def rotate_commands(site_path, zope_conf):
+    """The command that rotates every keyring of the site at ``site_path``
+    and of the Zope root, with the instance's ``zope_conf``: zconsole runs
+    the script it reads from its standard input (no temporary file)."""
+    script = ROTATE_SCRIPT.format(site=site_path)
+    return [
+        f"{zconsole()} run {shlex.quote(str(zope_conf))} /dev/stdin <<'EOF'\n"
+        f"{script}EOF"
+    ]
+
+
+def instance_zope_conf():
+    """The running instance's zope.conf: ``<instancehome>/etc/zope.conf``."""
+    from App.config import getConfiguration
+
+    home = getattr(getConfiguration(), "instancehome", None) or "."
+    return Path(home) / "etc" / "zope.conf"
 
 
 class KeyringsNeverRotated(Check):
-    """A keyring of the site or the Zope root was never rotated.
+    """A keyring of the site or the Zope root was not rotated when due.
 
     plone.keyring holds the secrets that sign login sessions (``_system``)
-    and CSRF tokens (``_forms``, ``_anon``). plone.protect rotates them
-    when users log in; a ring never rotated still holds the secrets created
-    when the site was made, perhaps copied with the database to other
-    machines. The root's key manager is read only if it exists.
+    and CSRF tokens (``_forms``, ``_anon``). plone.protect rotates each of
+    them at a login once it is due (``_system`` weekly, the others daily),
+    so a fresh site where nobody has logged in yet still has the secrets
+    it was created with, and that is fine. A ring counts when a login
+    through Plone's login form (the latest ``login_time`` of any member)
+    came more than an hour after the ring was due: nothing rotated it, so
+    the secrets made with the site (perhaps copied with the database to
+    other machines) still sign sessions and tokens. Logins with HTTP basic
+    authentication are not recorded and do not rotate either. The root's
+    key manager is read only if it exists.
 
-    Example finding: "Keyrings never rotated" (low), subject ``/Plone``,
+    Example finding: "Keyrings not rotated" (low), subject ``/Plone``,
     rings _system, _forms.
     """
 
     id = "SBP-CONF-011"
-    title = _("Keyrings never rotated")
+    title = _("Keyrings not rotated")
     area = Area.CONFIGURATION
     severity = Severity.LOW
     reference = references.LOWEST_PRIVILEGES
@@ -544,6 +745,11 @@ class KeyringsNeverRotated(Check):
     def run(self, context):
         from plone.keyring.interfaces import IKeyManager
 
+        latest = context.shared(
+            "configuration.last_login", lambda ctx: last_login(ctx.site)
+        )
+        if latest is None:
+            return []
         managers = (
             (
                 "/".join(context.site.getPhysicalPath()),
@@ -557,8 +763,10 @@ class KeyringsNeverRotated(Check):
                 continue
             rings = [
                 name
-                for name in STANDARD_KEYRINGS
-                if name in manager and not getattr(manager[name], "last_rotation", 0)
+                for name, period in ROTATION_PERIODS.items()
+                if name in manager
+                and (getattr(manager[name], "last_rotation", 0) or 0) + period
+                < latest - ROTATION_SLACK
             ]
             if not rings:
                 continue
@@ -566,32 +774,47 @@ class KeyringsNeverRotated(Check):
                 self.finding(
                     subject=where,
                     detail=_(
-                        "The keyrings ${rings} of ${where} were never rotated: "
-                        "they still hold the secrets made when it was created.",
-                        mapping={"rings": ", ".join(rings), "where": where},
+                        "The keyrings ${rings} of ${where} were due for "
+                        "rotation before the last login (${login}), which "
+                        "should have rotated them: they still sign sessions "
+                        "and tokens with old secrets.",
+                        mapping={
+                            "rings": ", ".join(rings),
+                            "where": where,
+                            "login": DateTime(latest).ISO8601(),
+                        },
                     ),
                     remediation=_(
-                        "Rotate them: in the management interface open "
-                        "acl_users/session, tab Manage secrets, and create a "
-                        "new secret (this logs everybody out); plone.protect "
-                        "then rotates the form keyrings at the next logins."
+                        "Rotate every keyring of the site and the Zope root "
+                        "(this logs everybody out): stop the instance (or "
+                        "use a ZEO client) and run the command below; then "
+                        "find out why logins do not rotate them (plone.protect "
+                        "not loaded, or logins with basic authentication only)."
                     ),
+                    commands=rotate_commands(
+                        "/".join(context.site.getPhysicalPath()), instance_zope_conf()
+                    ),
+                    links=[(_("Session secrets of the site"), SESSION_SECRETS)],
                 )
             )
         return findings
 
 
 class UnsafeHTMLFiltering(Check):
-    """HTML filtering lets editors put code into pages.
+    """HTML filtering lets editors put code or other sites into pages.
 
     Plone filters the HTML of rich text with the settings in Site Setup >
-    HTML filtering. With filtering disabled, with ``script``, ``iframe``,
-    ``object``, ``embed`` or ``form`` among the valid tags, or with event
-    handler attributes (``onclick``, ``onload``, ...) among the custom
-    attributes, anybody who can edit a page can run JavaScript in the
-    browsers of its visitors, administrators included. One finding per
-    setting. Note: Plone's default valid tags include ``iframe`` (to embed
-    videos); acknowledge the finding if you accept that.
+    HTML filtering. With filtering disabled, with ``script``, ``object``,
+    ``embed`` or ``form`` among the valid tags, or with event handler
+    attributes (``onclick``, ``onload``, ...) among the custom attributes,
+    anybody who can edit a page can run JavaScript in the browsers of its
+    visitors, administrators included, or post their input elsewhere: high.
+
+    ``iframe`` alone is low: Plone's default valid tags include it (to
+    embed videos), and the filter empties ``javascript:`` and ``data:``
+    sources and removes ``srcdoc``, so a frame cannot run script in the
+    site's origin; what remains is content of another site (a phishing
+    form) shown by a trusted editor. One finding per setting.
 
     Example finding: "HTML filtering allows active content" (high), subject
     ``plone.valid_tags``, tags iframe, script.
@@ -601,6 +824,7 @@ class UnsafeHTMLFiltering(Check):
     title = _("HTML filtering allows active content")
     area = Area.CONFIGURATION
     severity = Severity.HIGH
+    cases = {"frames only": Severity.LOW}
     reference = references.LOWEST_PRIVILEGES
 
     def run(self, context):
@@ -608,9 +832,11 @@ class UnsafeHTMLFiltering(Check):
         findings = []
         remediation = _(
             "In Site Setup > HTML filtering, enable filtering, remove script, "
-            "iframe, object, embed and form from the valid tags and remove "
-            "attributes starting with 'on' from the custom attributes."
+            "object, embed and form (and iframe, unless editors embed videos) "
+            "from the valid tags and remove attributes starting with 'on' "
+            "from the custom attributes."
         )
+        links = [(_("HTML filtering settings"), HTML_FILTERING)]
         if registry_value(site, "plone.disable_filtering", False):
             findings.append(
                 self.finding(
@@ -620,23 +846,44 @@ class UnsafeHTMLFiltering(Check):
                         "shown as editors wrote it, scripts included."
                     ),
                     remediation=remediation,
+                    links=links,
                 )
             )
         valid = {
             str(tag).lower() for tag in registry_value(site, "plone.valid_tags", [])
         }
-        tags = sorted(valid & DANGEROUS_TAGS)
-        if tags:
+        scripts = sorted(valid & SCRIPT_TAGS)
+        frames = sorted(valid & FRAME_TAGS)
+        if scripts:
             findings.append(
                 self.finding(
                     subject="plone.valid_tags",
                     detail=_(
                         "HTML filtering keeps the tags ${tags} in rich text: "
-                        "editors can embed scripts, other sites or forms in "
-                        "pages.",
-                        mapping={"tags": ", ".join(tags)},
+                        "editors can run scripts in visitors' browsers or post "
+                        "their input to another site.",
+                        mapping={"tags": ", ".join(sorted(scripts + frames))},
                     ),
                     remediation=remediation,
+                    links=links,
+                )
+            )
+        elif frames:
+            findings.append(
+                self.finding(
+                    subject="plone.valid_tags",
+                    case="frames only",
+                    detail=_(
+                        "HTML filtering keeps the tags ${tags} in rich text: "
+                        "editors can show pages of other sites inside this "
+                        "one. The filter empties javascript: and data: "
+                        "sources and removes srcdoc, so a frame cannot run "
+                        "script here; it can show another site's content, a "
+                        "phishing form for instance.",
+                        mapping={"tags": ", ".join(frames)},
+                    ),
+                    remediation=remediation,
+                    links=links,
                 )
             )
         attributes = sorted(
@@ -656,6 +903,7 @@ class UnsafeHTMLFiltering(Check):
                         mapping={"attributes": ", ".join(attributes)},
                     ),
                     remediation=remediation,
+                    links=links,
                 )
             )
         return findings
@@ -697,6 +945,7 @@ class SelfRegistrationWithoutValidation(Check):
                     "own passwords' (users then get an e-mail to set it), or "
                     "untick 'Enable self-registration' if nobody needs it."
                 ),
+                links=[(_("Security settings"), SECURITY_SETTINGS)],
             )
         ]
 
@@ -731,6 +980,7 @@ class AnonymousCommentsWithoutCaptcha(Check):
                     "Anonymous users may post comments and no captcha is "
                     "configured, so robots can post spam in bulk."
                 ),
+                links=[(_("Discussion settings"), DISCUSSION_SETTINGS)],
                 remediation=_(
                     "In Site Setup > Discussion, choose a captcha (install "
                     "plone.formwidget.recaptcha or a similar package first) or "
@@ -915,6 +1165,73 @@ class UnpublishedContentVisible(Check):
                     "Anonymous) and its Sharing tab. If a workflow was "
                     "changed, run 'Update security settings' in "
                     "portal_workflow. Publish what is meant to be public."
+                ),
+            )
+        ]
+
+
+# Variables some check reads from the environment of the serving process.
+ENVIRONMENT_VARIABLES = (
+    "PLONE_CSRF_DISABLED",
+    "PLONE_X_FRAME_OPTIONS",
+    "PURE_PYTHON",
+    "SECURITYBP_ZMI_GUARD",
+)
+
+
+class ServingEnvironmentUnknown(Check):
+    """The environment of the process serving the site could not be read.
+
+    The command line describes the running instance, not itself: the
+    checks that read environment variables (SBP-CONF-003, SBP-CONF-004,
+    SBP-CONF-005) read them from ``/proc/<pid>/environ`` of the process
+    found by SBP-PROC-001's search, with zope.conf's ``<environment>`` on
+    top. Reading another user's ``/proc/<pid>/environ`` needs that user or
+    root; when it cannot be read, or no running instance was found, those
+    checks saw only zope.conf, and this finding says so (following from
+    SBP-PROC-010 in the second case).
+
+    Example finding: "Environment of the serving process not read" (info).
+    """
+
+    id = "SBP-CONF-017"
+    title = _("Environment of the serving process not read")
+    area = Area.CONFIGURATION
+    severity = Severity.INFO
+    reference = references.LOCK_DOWN
+
+    def run(self, context):
+        environment = environment_for(context)
+        if environment.complete:
+            return []
+        mapping = {"variables": ", ".join(ENVIRONMENT_VARIABLES)}
+        if environment.process is None:
+            detail = _(
+                "No running instance was found, so the environment variables "
+                "${variables} were judged from zope.conf's <environment> "
+                "section only.",
+                mapping=mapping,
+            )
+            cause = ("SBP-PROC-010", "")
+        else:
+            mapping["process"] = describe(environment.process)
+            mapping["pid"] = environment.process.pid
+            detail = _(
+                "/proc/${pid}/environ could not be read, so the environment "
+                "variables ${variables} were judged from zope.conf's "
+                "<environment> section only. Inspected: ${process}.",
+                mapping=mapping,
+            )
+            cause = None
+        return [
+            self.finding(
+                subject="environment",
+                cause=cause,
+                detail=detail,
+                remediation=_(
+                    "Run securitybp audit as root or as the user that runs "
+                    "the instance, while it runs; or open the site's "
+                    "@@security-report page, which reads its own environment."
                 ),
             )
         ]

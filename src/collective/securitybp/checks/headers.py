@@ -23,6 +23,20 @@ from zope.globalrequest import getRequest
 
 HEADER_NAMES = {name.lower(): name for name, _v in PRESET_HEADERS["strict"]}
 SETTINGS_PATH = _("Site Setup > Security best practices > Security headers")
+SETTINGS_SCREEN = "@@securitybp-controlpanel"
+WAITRESS_DOCS = (
+    "https://docs.pylonsproject.org/projects/waitress/en/stable/arguments.html"
+)
+SWITCHED_OFF = ("SBP-HEADER-001", "all")
+
+
+def settings_link():
+    return [(_("Security headers settings"), SETTINGS_SCREEN)]
+
+
+def switched_off(plan):
+    """Whether the add-on sends no security headers at all."""
+    return not plan.enabled or plan.preset == "off"
 
 
 def served_over_https(site):
@@ -48,6 +62,9 @@ class HeadersSwitchedOff(Check):
     It cannot see headers a web server in front of Zope sets: if yours does,
     acknowledge the finding.
 
+    Medium when all are off (the findings of SBP-HEADER-002 and
+    SBP-HEADER-004 then follow from it); low for one header.
+
     Example finding: "Security headers switched off" (medium).
     """
 
@@ -55,11 +72,12 @@ class HeadersSwitchedOff(Check):
     title = _("Security headers switched off")
     area = Area.HEADERS
     severity = Severity.MEDIUM
+    cases = {"one header": Severity.LOW}
     reference = references.HEADERS
 
     def run(self, context):
         plan = plan_for(context.site)
-        if not plan.enabled or plan.preset == "off":
+        if switched_off(plan):
             reason = (
                 _("'Send security headers' is unticked")
                 if not plan.enabled
@@ -83,6 +101,7 @@ class HeadersSwitchedOff(Check):
                         "acknowledge this finding.",
                         mapping={"settings": SETTINGS_PATH},
                     ),
+                    links=settings_link(),
                 )
             ]
         findings = []
@@ -93,7 +112,8 @@ class HeadersSwitchedOff(Check):
             findings.append(
                 self.finding(
                     subject=name,
-                    severity=Severity.LOW,
+                    case="one header",
+                    links=settings_link(),
                     detail=_(
                         "The line '${name}:' in the header overrides stops "
                         "the add-on from sending ${name}.",
@@ -122,6 +142,9 @@ class CSPNotEnforced(Check):
     the violations browsers report (the security report lists them), allow
     what you trust, then enforce. This check reminds you of the last step.
 
+    Medium when no policy is sent (following from SBP-HEADER-001 when all
+    headers are off); low for a report-only policy.
+
     Example finding: "Content-Security-Policy not enforced" (low, for
     report-only; medium when none is sent).
     """
@@ -130,6 +153,7 @@ class CSPNotEnforced(Check):
     title = _("Content-Security-Policy not enforced")
     area = Area.HEADERS
     severity = Severity.MEDIUM
+    cases = {"report-only": Severity.LOW}
     reference = references.HEADERS
 
     def run(self, context):
@@ -140,7 +164,8 @@ class CSPNotEnforced(Check):
             return [
                 self.finding(
                     subject="Content-Security-Policy-Report-Only",
-                    severity=Severity.LOW,
+                    case="report-only",
+                    links=settings_link(),
                     detail=_(
                         "The Content-Security-Policy is sent as report-only: "
                         "browsers report what it would block but block "
@@ -159,6 +184,8 @@ class CSPNotEnforced(Check):
         return [
             self.finding(
                 subject="Content-Security-Policy",
+                cause=SWITCHED_OFF if switched_off(plan) else None,
+                links=settings_link(),
                 detail=_(
                     "No Content-Security-Policy is sent: browsers run any "
                     "script that makes it into a page, from anywhere."
@@ -209,6 +236,7 @@ class CSPUnsafeScripts(Check):
     title = _("CSP allows inline or eval'd scripts")
     area = Area.HEADERS
     severity = Severity.MEDIUM
+    cases = {"'unsafe-eval' only": Severity.LOW}
     reference = references.HEADERS
 
     def run(self, context):
@@ -253,7 +281,7 @@ class CSPUnsafeScripts(Check):
             findings.append(
                 self.finding(
                     subject="'unsafe-eval'",
-                    severity=Severity.LOW,
+                    case="'unsafe-eval' only",
                     detail=_(
                         "The enforced policy lets scripts evaluate strings as "
                         "code ('unsafe-eval' in script-src), which turns "
@@ -287,6 +315,7 @@ class HSTSMissing(Check):
     title = _("Strict-Transport-Security missing or short")
     area = Area.HEADERS
     severity = Severity.MEDIUM
+    cases = {"max-age under six months": Severity.LOW}
     reference = references.HEADERS
 
     def run(self, context):
@@ -297,6 +326,8 @@ class HSTSMissing(Check):
             return [
                 self.finding(
                     subject="Strict-Transport-Security",
+                    cause=SWITCHED_OFF if switched_off(plan) else None,
+                    links=settings_link(),
                     detail=_(
                         "The site is served over HTTPS but the add-on sends "
                         "no Strict-Transport-Security header, so browsers "
@@ -315,7 +346,8 @@ class HSTSMissing(Check):
             return [
                 self.finding(
                     subject="max-age",
-                    severity=Severity.LOW,
+                    case="max-age under six months",
+                    links=settings_link(),
                     detail=_(
                         "Strict-Transport-Security has max-age=${max_age}: "
                         "browsers forget it after less than six months "
@@ -342,15 +374,37 @@ def zope_powered_by():
     return None
 
 
+def waitress_ident(config_files):
+    """waitress's ``ident`` in the ``[server:main]`` section of the
+    instance's WSGI configuration: None when not set (waitress then sends
+    ``Server: waitress``), "" when blanked (no Server header)."""
+    import configparser
+
+    for path in config_files:
+        if path.suffix != ".ini":
+            continue
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if parser.has_option("server:main", "ident"):
+            return parser.get("server:main", "ident").strip()
+    return None
+
+
 class PoweredByDisclosed(Check):
     """Zope tells every visitor which software it runs.
 
     Zope adds ``X-Powered-By: Zope (www.zope.dev), Python (www.python.org)``
-    to every response and has no setting to stop it; waitress adds
-    ``Server: waitress``. Neither protects anything, and they save an
-    attacker the time of fingerprinting the server. Only the web server in
-    front of Zope can drop them, so the add-on cannot see whether yours
-    does: acknowledge this finding once it is configured.
+    to every response and has no setting to stop it. waitress adds
+    ``Server: waitress`` unless ``ident`` is blanked (``ident =``) in the
+    ``[server:main]`` section of zope.ini: the check reads the instance's
+    WSGI configuration and mentions the Server header only while it is
+    sent. Neither header protects anything, and they save an attacker the
+    time of fingerprinting the server; hygiene (low). Only the web server
+    in front of Zope can drop X-Powered-By, so the add-on cannot see
+    whether yours does: acknowledge this finding once it is configured.
 
     The check asks Zope's response class whether it adds the header, so it
     goes quiet by itself on a Zope that stops sending it.
@@ -365,27 +419,36 @@ class PoweredByDisclosed(Check):
     reference = references.HEADERS
 
     def run(self, context):
+        from collective.securitybp.checks.process import layout_for
+
         value = zope_powered_by()
         if value is None:
             return []
+        ident = waitress_ident(layout_for(context).config_files)
+        if ident == "":
+            server = ""
+        else:
+            server = _(
+                "waitress adds 'Server: ${ident}' as well: set 'ident =' "
+                "(empty) in the [server:main] section of zope.ini and restart.",
+                mapping={"ident": ident or "waitress"},
+            )
         return [
             self.finding(
                 subject="X-Powered-By",
                 detail=_(
-                    "Every response says 'X-Powered-By: ${value}', and "
-                    "waitress adds 'Server: waitress'. Zope has no setting "
-                    "to stop the first; the add-on cannot remove it.",
-                    mapping={"value": value},
+                    "Every response says 'X-Powered-By: ${value}'. Zope has no "
+                    "setting to stop it; the add-on cannot remove it. ${server}",
+                    mapping={"value": value, "server": server},
                 ),
                 remediation=_(
-                    "Drop them in the web server in front of Zope. nginx: "
-                    "'proxy_hide_header X-Powered-By;' and 'server_tokens "
-                    "off;' in the server block that proxies to Zope. Apache "
-                    "(mod_headers): 'Header always unset X-Powered-By' and "
-                    "'Header unset X-Powered-By'. For waitress's Server "
-                    "header, set 'ident =' (empty) in the [server:main] "
-                    "section of zope.ini. Then acknowledge this finding: the "
-                    "add-on cannot see what the proxy removes."
+                    "Drop it in the web server in front of Zope. nginx: "
+                    "'proxy_hide_header X-Powered-By;' in the server block that "
+                    "proxies to Zope. Apache (mod_headers): 'Header always "
+                    "unset X-Powered-By' and 'Header unset X-Powered-By'. Then "
+                    "acknowledge this finding: the add-on cannot see what the "
+                    "proxy removes."
                 ),
+                links=[(_("waitress settings: ident"), WAITRESS_DOCS)],
             )
         ]

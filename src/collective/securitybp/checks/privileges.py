@@ -24,19 +24,25 @@ from collective.securitybp.principals import AUTHENTICATED_GROUP
 from collective.securitybp.principals import Directory
 from collective.securitybp.settings import get_settings
 from DateTime import DateTime
+from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 from io import BytesIO
+from persistent.TimeStamp import TimeStamp
 from plone.registry.interfaces import IRegistry
 from Products.CMFCore.indexing import processQueue
 from Products.CMFCore.utils import getToolByName
 from types import MappingProxyType
 from ZODB._compat import PersistentUnpickler
+from ZODB.utils import z64
 from zope.component import queryUtility
 from zope.i18nmessageid import Message
 
 
 SITE_ADMINISTRATOR = "Site Administrator"
+USERS_SETTINGS = "@@usergroup-userprefs"
+GROUPS_SETTINGS = "@@usergroup-groupprefs"
+SITE_ADMINS_GROUP = "@@usergroup-groupmembership?groupname=Site%20Administrators"
 MANAGER = "Manager"
 PRIVILEGED_ROLES = frozenset({MANAGER, SITE_ADMINISTRATOR})
 GUESSABLE_ADMIN_NAMES = frozenset({"admin"})
@@ -49,6 +55,9 @@ HARMLESS_GROUP_ROLES = frozenset({"Member", "Authenticated"})
 # Roles every visitor or every user has: powerful permissions granted to
 # them are granted to everybody.
 EVERYBODY_ROLES = ("Anonymous", "Authenticated", "Member")
+# Severity of each risky permission when anyone on the internet holds it
+# (Anonymous, or every user while anyone may register); held by logged-in
+# users only, a grant is one step lower (LOWER).
 RISKY_PERMISSIONS = MappingProxyType(
     {
         "Manage portal": Severity.CRITICAL,
@@ -57,10 +66,19 @@ RISKY_PERMISSIONS = MappingProxyType(
         "Change permissions": Severity.CRITICAL,
         "Change local roles": Severity.CRITICAL,
         "Delegate Manager role": Severity.CRITICAL,
-        "Modify portal content": Severity.HIGH,
+        "Modify portal content": Severity.CRITICAL,
+        "Portlets: Manage portlets": Severity.CRITICAL,
         "Manage properties": Severity.HIGH,
-        "Portlets: Manage portlets": Severity.HIGH,
         "Add portal member": Severity.HIGH,
+    }
+)
+LOWER = MappingProxyType(
+    {
+        Severity.CRITICAL: Severity.HIGH,
+        Severity.HIGH: Severity.MEDIUM,
+        Severity.MEDIUM: Severity.LOW,
+        Severity.LOW: Severity.LOW,
+        Severity.INFO: Severity.INFO,
     }
 )
 # Every permission whose name starts with one of these is risky.
@@ -89,8 +107,16 @@ WEAK_PASSWORDS = (
     "123456789",
     "admin123",
 )
-# Plone sets both login times on the first login, microseconds apart.
-SAME_LOGIN = timedelta(minutes=1)
+# An account whose stored password, roles or groups changed this recently
+# is new (or newly maintained): not dormant yet. The user folders do not
+# record when an account was created; the last change of the stored
+# records that hold it stands for that.
+NEW_ACCOUNT_GRACE = timedelta(days=7)
+# Records of the ZODB user sources that hold an account, by attribute.
+ACCOUNT_RECORDS = ("_user_passwords", "_principal_roles", "_principal_groups")
+# Most recently modified items whose last version is read, for evidence
+# of daily work.
+MAX_CHANGED_ITEMS = 200
 # Plone's "never logged in" value of login_time is 2000/01/01.
 NEVER_LOGGED_IN_BEFORE = DateTime("2000/01/02 UTC").asdatetime()
 # Content created this soon after the site root came with the site itself:
@@ -99,7 +125,6 @@ SITE_SETUP = timedelta(minutes=10)
 DAY_SETTINGS = MappingProxyType(
     {
         "privileges_daily_work_days": 30,
-        "privileges_login_days": 7,
         "privileges_dormant_days": 180,
     }
 )
@@ -210,8 +235,47 @@ def day(moment):
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
 
 
-def minute(moment):
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def last_change(tree, key, now):
+    """When the stored record of ``tree`` that holds ``key`` last changed,
+    as an aware datetime; None when ``key`` is not in it.
+
+    A BTree keeps its keys in buckets, each a record of its own (or inline
+    in the tree while it is small): the serial of that record is the time
+    of the transaction that last changed it. A record changed in the
+    current transaction counts as changed at ``now``.
+    """
+    try:
+        if tree is None or key not in tree:
+            return None
+    except TypeError:
+        return None
+    holder = tree
+    bucket = getattr(tree, "_firstbucket", None)
+    while bucket is not None:
+        if bucket._p_oid is None:
+            break  # inline in the tree
+        if key in bucket:
+            holder = bucket
+            break
+        bucket = bucket._next
+    if getattr(holder, "_p_changed", False) or not getattr(holder, "_p_jar", None):
+        return now
+    serial = getattr(holder, "_p_serial", None)
+    if not serial or serial == z64:
+        return None
+    return datetime.fromtimestamp(TimeStamp(serial).timeTime(), timezone.utc)
+
+
+def account_changed(user_folder, user_id, now):
+    """The last change of the records holding ``user_id`` in the ZODB
+    user sources of ``user_folder`` (password, roles, groups), or None."""
+    found = []
+    for plugin in user_folder.objectValues():
+        for name in ACCOUNT_RECORDS:
+            moment = last_change(getattr(aq_base(plugin), name, None), user_id, now)
+            if moment is not None:
+                found.append(moment)
+    return max(found, default=None)
 
 
 def site_created(site):
@@ -308,11 +372,20 @@ class Survey:
             return None, None
         return max(known, key=lambda pair: pair[0])
 
-    def created(self, days):
-        """``{user_id: (count, latest)}`` of content created by privileged
-        accounts in the last ``days`` days: one catalog query."""
+    def worked(self, days):
+        """``{user_id: (count, latest)}`` of content privileged accounts
+        created or changed in the last ``days`` days.
+
+        Created: the catalog's ``Creator`` and ``created`` indexes (one
+        query). Changed: Plone does not record who edited an item in the
+        item or the catalog; its versioning (CMFEditions) records who saved
+        each version. Of the :data:`MAX_CHANGED_ITEMS` items modified most
+        recently in the window (the site root left out: setup and site-wide
+        settings change it), the last saved version of each is read from
+        the histories storage, without creating anything there.
+        """
         if days not in self._created:
-            user_ids = [account.user_id for account in self.accounts()]
+            user_ids = {account.user_id for account in self.accounts()}
             result = {}
             catalog = getToolByName(self.portal, "portal_catalog", None)
             if user_ids and catalog is not None:
@@ -321,18 +394,60 @@ class Survey:
                 if setup is not None:
                     since = max(since, setup + SITE_SETUP)
                 since = DateTime(since)
+                items = {}  # (user_id, path) -> when
                 for brain in catalog.unrestrictedSearchResults(
-                    Creator=user_ids, created={"query": since, "range": "min"}
+                    Creator=sorted(user_ids), created={"query": since, "range": "min"}
                 ):
-                    count, latest = result.get(brain.Creator, (0, None))
-                    created = brain.created
-                    if isinstance(created, DateTime) and (
-                        latest is None or created > latest
-                    ):
-                        latest = created
-                    result[brain.Creator] = (count + 1, latest)
+                    items[brain.Creator, brain.getPath()] = brain.created
+                root = "/".join(self.portal.getPhysicalPath())
+                brains = catalog.unrestrictedSearchResults(
+                    modified={"query": since, "range": "min"},
+                    sort_on="modified",
+                    sort_order="reverse",
+                    sort_limit=MAX_CHANGED_ITEMS,
+                )[:MAX_CHANGED_ITEMS]
+                for brain in brains:
+                    if brain.getPath() == root:
+                        continue
+                    principal, when = last_version(self.portal, brain)
+                    if principal in user_ids and when is not None and when >= since:
+                        key = (principal, brain.getPath())
+                        items[key] = max(when, items.get(key, when))
+                for (user_id, _path), when in items.items():
+                    count, latest = result.get(user_id, (0, None))
+                    if isinstance(when, DateTime) and (latest is None or when > latest):
+                        latest = when
+                    result[user_id] = (count + 1, latest)
             self._created[days] = result
         return self._created[days]
+
+
+def last_version(site, brain):
+    """``(principal, DateTime)`` of the last version CMFEditions saved of
+    the item of ``brain``; ``(None, None)`` when it has none. Reads only:
+    the storage's lookups that would add a missing history are avoided."""
+    handler = getToolByName(site, "portal_historyidhandler", None)
+    storage = getToolByName(site, "portal_historiesstorage", None)
+    if handler is None or storage is None:
+        return None, None
+    try:
+        obj = brain._unrestrictedGetObject()
+        history_id = handler.queryUid(obj, None)
+        shadow = storage._getShadowStorage(autoAdd=False)
+        if history_id is None or shadow is None:
+            return None, None
+        history = shadow.getHistory(history_id, autoAdd=False)
+        if history is None:
+            return None, None
+        for version in range(history.getLength(countPurged=True) - 1, -1, -1):
+            data = history.retrieve(version)
+            if data is None:
+                continue
+            metadata = data["metadata"]["sys_metadata"]
+            return metadata.get("principal"), DateTime(metadata.get("timestamp"))
+    except Exception:  # a broken history is no evidence
+        logger.debug("Cannot read the history of %s", brain.getPath(), exc_info=True)
+    return None, None
 
 
 def survey(context):
@@ -349,13 +464,16 @@ class NoSiteAdministrator(Check):
     folder and local grants on the site root, expanding groups (nested ones
     too): a "Site Administrators" group without members does not count.
 
-    Example finding: "No Site Administrator" (high).
+    Hygiene (low): nothing is exposed by it, but the Manager account then
+    does work a smaller role could do.
+
+    Example finding: "No Site Administrator" (low).
     """
 
     id = "SBP-PRIV-001"
     title = _("No Site Administrator")
     area = Area.PRIVILEGES
-    severity = Severity.HIGH
+    severity = Severity.LOW
     reference = references.SITE_ADMINISTRATOR
 
     def run(self, context):
@@ -376,6 +494,10 @@ class NoSiteAdministrator(Check):
                     "only for maintenance; edit content with an account "
                     "without extra roles."
                 ),
+                links=[
+                    (_("Users and Groups"), USERS_SETTINGS),
+                    (_("Members of 'Site Administrators'"), SITE_ADMINS_GROUP),
+                ],
             )
         ]
 
@@ -388,13 +510,16 @@ class ZopeRootAdmin(Check):
     instance. The check asks the root user folder (a plain User Folder or a
     PluggableAuthService) for a user with that id or login.
 
-    Example finding: "Zope root Manager named 'admin'" (medium).
+    Hygiene (low): a guessable name is only half of a login; a weak
+    password is SBP-PRIV-009 (critical).
+
+    Example finding: "Zope root Manager named 'admin'" (low).
     """
 
     id = "SBP-PRIV-002"
     title = _("Zope root Manager named 'admin'")
     area = Area.PRIVILEGES
-    severity = Severity.MEDIUM
+    severity = Severity.LOW
     reference = references.ZOPE_MANAGER
 
     def run(self, context):
@@ -504,12 +629,15 @@ class SiteManagers(Check):
     holds the role, Administrators is a member of Staff, the user a member
     of Administrators). Zope root Managers are counted by SBP-PRIV-003.
 
-    It also reports, as critical, any global role other than Member that
-    the virtual group "Logged-in users" (``AuthenticatedUsers``) holds,
-    directly or through a group it was put in: everybody who logs in gets
-    that role. And, as low (high when self-registration is on), a Manager
-    role granted to an id that is no user or group of the site: whoever
-    gets an account with that id later becomes a Manager.
+    It also reports any global role other than Member that the virtual
+    group "Logged-in users" (``AuthenticatedUsers``) holds, directly or
+    through a group it was put in: everybody who logs in gets that role.
+    High; critical when self-registration is on, because then anyone can
+    create an account and so give themselves the role (the finding says
+    so). And a Manager role granted to an id that is no user or group of
+    the site: whoever gets an account with that id later becomes a Manager.
+    Medium; critical when self-registration is on (anyone can register
+    that id).
 
     Example findings: "Manager on the site" (info): "alice (Alice Smith)
     holds the Manager role on this site through the group Administrators.";
@@ -523,18 +651,34 @@ class SiteManagers(Check):
     title = _("Manager on the site")
     area = Area.PRIVILEGES
     severity = Severity.INFO
+    cases = {
+        "logged-in users hold a role, anyone may register": Severity.CRITICAL,
+        "logged-in users hold a role": Severity.HIGH,
+        "Manager of an unknown id, anyone may register": Severity.CRITICAL,
+        "Manager of an unknown id": Severity.MEDIUM,
+    }
     reference = references.LOWEST_PRIVILEGES
 
     def run(self, context):
         found = survey(context)
         directory = found.site
         findings = []
+        open_registration = self_registration(context.site)
         roles = {
             role: path
             for role, path in directory.global_roles(AUTHENTICATED_GROUP).items()
             if role not in HARMLESS_GROUP_ROLES
         }
         if roles:
+            if open_registration:
+                case = "logged-in users hold a role, anyone may register"
+                chain = _(
+                    "Self-registration is on, so anyone can create an account "
+                    "and make themselves ${roles}.",
+                    mapping={"roles": ", ".join(sorted(roles))},
+                )
+            else:
+                case, chain = "logged-in users hold a role", ""
             listed = joined(
                 [
                     _(
@@ -550,14 +694,15 @@ class SiteManagers(Check):
             findings.append(
                 self.finding(
                     subject=AUTHENTICATED_GROUP,
-                    severity=Severity.CRITICAL,
+                    case=case,
                     title=_("Logged-in users hold a global role"),
                     detail=_(
                         "The virtual group 'Logged-in users' "
                         "(AuthenticatedUsers) holds these global roles: "
-                        "${roles}. Everybody who logs in gets them.",
-                        mapping={"roles": listed},
+                        "${roles}. Everybody who logs in gets them. ${chain}",
+                        mapping={"roles": listed, "chain": chain},
                     ),
+                    links=[(_("Groups"), GROUPS_SETTINGS)],
                     remediation=_(
                         "In Site Setup > Groups, open 'Logged-in users' and "
                         "untick every role but Member (and take the group "
@@ -590,14 +735,15 @@ class SiteManagers(Check):
                     ),
                 )
             )
-        open_registration = (
-            self_registration(context.site) if found.unknown_managers else False
-        )
         for principal_id, path in sorted(found.unknown_managers.items()):
             findings.append(
                 self.finding(
                     subject=principal_id,
-                    severity=Severity.HIGH if open_registration else Severity.LOW,
+                    case=(
+                        "Manager of an unknown id, anyone may register"
+                        if open_registration
+                        else "Manager of an unknown id"
+                    ),
                     title=_("Manager granted to an unknown principal"),
                     detail=_(
                         "The Manager role is granted to '${name}' ${how}, but "
@@ -636,35 +782,18 @@ class DailyWork(Check):
     def evidence(self, context, found, account):
         """A message with what shows daily work, or None."""
         days = days_setting(context, "privileges_daily_work_days")
-        parts = []
-        count, latest = found.created(days).get(account.user_id, (0, None))
-        if count:
-            parts.append(
-                _(
-                    "created ${count} item(s) in the last ${days} days, the "
-                    "latest on ${date}",
-                    mapping={
-                        "count": count,
-                        "days": days,
-                        "date": day(latest.asdatetime()) if latest else "?",
-                    },
-                )
-            )
-        last, previous = found.login_times(account)
-        window = timedelta(days=days_setting(context, "privileges_login_days"))
-        if (
-            last is not None
-            and previous is not None
-            and context.now - previous <= window
-            and last - previous > SAME_LOGIN
-        ):
-            parts.append(
-                _(
-                    "logged in on ${last} and before that on ${previous}",
-                    mapping={"last": minute(last), "previous": minute(previous)},
-                )
-            )
-        return joined(parts) if parts else None
+        count, latest = found.worked(days).get(account.user_id, (0, None))
+        if not count:
+            return None
+        return _(
+            "created or changed ${count} item(s) in the last ${days} days, "
+            "the latest on ${date}",
+            mapping={
+                "count": count,
+                "days": days,
+                "date": day(latest.asdatetime()) if latest else "?",
+            },
+        )
 
     def run(self, context):
         found = survey(context)
@@ -690,24 +819,23 @@ class ManagerDailyWork(DailyWork):
 
     A Manager (of the site or of the Zope root) should log in only when a
     task needs that role, and log out afterwards. The check takes as
-    evidence of daily work that the account created content in the last 30
-    days (the catalog's ``Creator`` and ``created`` indexes, so the first
-    creator of each item counts), or that its last two logins both fall in
-    the last 7 days (the ``login_time`` and ``last_login_time`` member
-    properties). Both numbers are settings.
+    evidence of daily work that the account created or changed content in
+    the last 30 days (a setting): items it created (the catalog's
+    ``Creator`` and ``created`` indexes, so the first creator of each item
+    counts), and items whose last version it saved (Plone's versioning
+    records who saved each version; the 200 most recently modified items
+    are looked at). Logins are not evidence: logging in to do a task is
+    what the role is for.
 
-    What the evidence cannot see: logins with HTTP basic authentication
-    (the management interface, scripts, the REST API with a token) and
-    logins through other login forms do not update the login times; Plone
-    keeps only the last two logins, so "frequent" means "twice within the
-    window"; edits of existing content are not counted, only items created;
-    a Zope root user and a site user with the same id share the catalog's
-    creator. Default content created with a new site counts as created by
-    whoever created the site.
+    What the evidence cannot see: edits of content types without
+    versioning, and edits older than the last saved version; a Zope root
+    user and a site user with the same id share the catalog's creator.
+    Default content created with a new site counts as created by whoever
+    created the site only after its first ten minutes.
 
     Example finding: "Manager account used for daily work" (high): "alice
     holds the Manager role on this site and is used for daily work: created
-    12 items in the last 30 days, the latest on 2026-11-20."
+    or changed 12 item(s) in the last 30 days, the latest on 2026-11-20."
     """
 
     id = "SBP-PRIV-005"
@@ -741,9 +869,9 @@ class SiteAdministratorDailyWork(DailyWork):
     """A Site Administrator account is used for daily editing.
 
     "Your daily content-editing account should not have extra privileges."
-    The evidence is the same as SBP-PRIV-005's (content created in the last
-    30 days, or the last two logins within 7 days), for users that hold
-    Site Administrator but not Manager, and it has the same blind spots.
+    The evidence is the same as SBP-PRIV-005's (content created or changed
+    in the last 30 days, not logins), for users that hold Site
+    Administrator but not Manager, and it has the same blind spots.
 
     Example finding: "Site Administrator account used for daily editing"
     (medium).
@@ -819,6 +947,14 @@ class RiskyPermissions(Check):
     permissions; its global roles are SBP-PRIV-004's. Permissions unknown
     to this Zope are skipped.
 
+    The severity depends on who holds the permission. Held by Anonymous,
+    or by every user while self-registration is on (anyone can register
+    and get it), it is critical for the permissions that change content,
+    users, security, portlets or settings, and high for Manage properties
+    and Add portal member. Held by logged-in users only, each is one step
+    lower: a logged-in user is needed. The finding says when
+    self-registration opens a grant to everyone.
+
     Example finding: "Powerful permission granted to everybody" (critical):
     "On the site root (/plone), Anonymous has: Manage portal, Modify portal
     content."
@@ -828,6 +964,11 @@ class RiskyPermissions(Check):
     title = _("Powerful permission granted to everybody")
     area = Area.PRIVILEGES
     severity = Severity.CRITICAL
+    cases = {
+        "anyone, lesser permissions": Severity.HIGH,
+        "logged-in users only": Severity.HIGH,
+        "logged-in users only, lesser permissions": Severity.MEDIUM,
+    }
     reference = references.LOWEST_PRIVILEGES
 
     def grants(self, place, skip=frozenset()):
@@ -868,6 +1009,7 @@ class RiskyPermissions(Check):
                     site_grants.setdefault(AUTHENTICATED_GROUP, {})[permission] = (
                         severity
                     )
+        open_registration = self_registration(site)
         findings = []
         for path, where, grants in (
             ("/", _("the Zope root"), root_grants),
@@ -878,18 +1020,39 @@ class RiskyPermissions(Check):
             ),
         ):
             for principal, permissions in sorted(grants.items()):
-                findings.append(self.grant_finding(path, where, principal, permissions))
+                findings.append(
+                    self.grant_finding(
+                        path, where, principal, permissions, open_registration
+                    )
+                )
         return findings
 
-    def grant_finding(self, path, where, principal, permissions):
+    def grant_finding(self, path, where, principal, permissions, open_registration):
         names = ", ".join(sorted(permissions))
+        anyone = principal == "Anonymous" or open_registration
+        severity = max(permissions.values())
+        if not anyone:
+            severity = LOWER[severity]
         if principal == "Anonymous":
             everybody = _("Every visitor has this role, logged in or not.")
+        elif open_registration:
+            everybody = _(
+                "Every user who logs in has this role, and self-registration "
+                "is on: anyone can create an account and get these permissions."
+            )
         else:
             everybody = _("Every user who logs in has this role.")
         if principal == AUTHENTICATED_GROUP:
             who = _("the group 'Logged-in users' (by its local roles)")
-            everybody = _("Every user who logs in is in this group.")
+            everybody = (
+                _(
+                    "Every user who logs in is in this group, and "
+                    "self-registration is on: anyone can create an account "
+                    "and get these permissions."
+                )
+                if open_registration
+                else _("Every user who logs in is in this group.")
+            )
             remediation = _(
                 "Open the Sharing tab of the site root and take every role "
                 "away from 'Logged-in users'; give the roles to a group of "
@@ -907,7 +1070,7 @@ class RiskyPermissions(Check):
             )
         return self.finding(
             subject=f"{principal} on {path}",
-            severity=max(permissions.values()),
+            severity=severity,
             detail=_(
                 "On ${where}, ${who} has: ${permissions}. ${everybody}",
                 mapping={
@@ -1164,6 +1327,7 @@ class WeakPasswords(Check):
     title = _("Privileged account with a weak password")
     area = Area.PRIVILEGES
     severity = Severity.CRITICAL
+    cases = {"not checkable": Severity.INFO}
     reference = references.LOWEST_PRIVILEGES
 
     def run(self, context):
@@ -1209,7 +1373,7 @@ class WeakPasswords(Check):
                 findings.append(
                     self.finding(
                         subject=account.user_id,
-                        severity=Severity.INFO,
+                        case="not checkable",
                         title=_("Password of a privileged account not checkable"),
                         detail=_(
                             "${name}, who holds the ${role} role, is not held "
@@ -1239,9 +1403,13 @@ class DormantAccounts(Check):
 
     Zope root Managers are left out on purpose: the document wants them
     used only to set up sites, so a root Manager that is seldom used is
-    what it asks for. Logins with HTTP basic authentication (scripts, the
-    REST API with credentials) are not recorded, so an account used only
-    that way looks dormant.
+    what it asks for. New accounts get 7 days of grace: the user folders do
+    not record when an account was made, so an account whose stored
+    password, roles or group memberships changed in the last 7 days (the
+    time of the transaction that last wrote the record holding it) is left
+    alone; a Site Administrator created minutes ago is not dormant. Logins
+    with HTTP basic authentication (scripts, the REST API with credentials)
+    are not recorded, so an account used only that way looks dormant.
 
     Example finding: "Dormant privileged account" (low): "bob, who holds
     the Manager role, has not logged in since 2025-01-07 (361 days)."
@@ -1268,6 +1436,11 @@ class DormantAccounts(Check):
             site_account = Account(account.user_id, role, ("site",))
             last, _previous = found.login_times(site_account)
             name = found.name(account)
+            changed = account_changed(
+                context.site.acl_users, account.user_id, context.now
+            )
+            if changed is not None and context.now - changed < NEW_ACCOUNT_GRACE:
+                continue  # a new account, or one just given its role
             if last is None:
                 detail = _(
                     "${name}, who holds the ${role} role, has never logged "

@@ -24,6 +24,7 @@ from collective.securitybp.processinfo import GIVEN
 from collective.securitybp.processinfo import group_name
 from collective.securitybp.processinfo import installation_layout
 from collective.securitybp.processinfo import ProcessIdentity
+from collective.securitybp.processinfo import serving_environment
 from pathlib import Path
 import os
 import pwd
@@ -43,6 +44,7 @@ WRITE = 0o2
 EXECUTE = 0o1
 OTHERS_READ_WRITE = stat.S_IROTH | stat.S_IWOTH
 
+DOCKER_USER_DOCS = "https://docs.docker.com/reference/dockerfile/#user"
 BUILD_USER = "plone_buildout"
 DAEMON_USER = "plone_daemon"
 SHARED_GROUP = "plone_group"
@@ -175,12 +177,22 @@ def matching_code(locations, predicate, skip=frozenset()):
     return found
 
 
+def inside(path, locations):
+    """Whether ``path`` is one of ``locations`` or lies below one."""
+    path = Path(path)
+    return any(path == p or Path(p) in path.parents for p in locations)
+
+
 def code_groups(layout, skip=frozenset()):
     """``(group, locations, skip)`` of the layout's code, in a stable order;
-    ``skip`` holds the data locations, which are not code."""
+    ``skip`` holds the data locations, which are not code. A location inside
+    one of an earlier group (a package directory in the interpreter's
+    site-packages) is left to that group, so one path is one finding."""
     data = {path for _kind, path, _is_dir in layout.data_locations()} | set(skip)
+    seen = []
     for group, locations in layout.code.items():
-        locations = tuple(p for p in locations if p not in data)
+        locations = tuple(p for p in locations if p not in data and not inside(p, seen))
+        seen.extend(locations)
         if locations:
             yield group, locations, frozenset(data)
 
@@ -241,21 +253,104 @@ def data_directories(layout):
     return [path for _kind, path, is_dir in layout.data_locations() if is_dir]
 
 
-def account_commands(layout):
-    """The commands that set up the document's two accounts for this layout."""
-    code = quoted(code_paths(layout)) or "CODE"
-    data = quoted(data_directories(layout)) or "VAR"
-    return (
-        f"groupadd {SHARED_GROUP}; "
-        f"useradd --system --gid {SHARED_GROUP} --shell /usr/sbin/nologin "
-        f"{BUILD_USER}; "
-        f"useradd --system --gid {SHARED_GROUP} --shell /usr/sbin/nologin "
-        f"{DAEMON_USER}; "
-        f"chown -R {BUILD_USER}:{SHARED_GROUP} {code}; "
-        f"chmod -R u+rwX,g+rX,g-w,o-rwx {code}; "
-        f"chown -R {DAEMON_USER}:{SHARED_GROUP} {data}; "
-        f"chmod -R u+rwX,g+rX,o-rwx {data}"
+def outermost(paths):
+    """``paths`` sorted, without those inside another one."""
+    paths = sorted(set(map(Path, paths)))
+    return [p for p in paths if not any(q in p.parents for q in paths)]
+
+
+def create_accounts():
+    """Commands that create the document's group and two accounts, doing
+    nothing for those that exist."""
+    user = (
+        "id -u {name} >/dev/null 2>&1 || useradd --system --gid {group} "
+        "--no-create-home --shell /usr/sbin/nologin {name}"
     )
+    return [
+        f"getent group {SHARED_GROUP} >/dev/null || groupadd --system {SHARED_GROUP}",
+        user.format(name=BUILD_USER, group=SHARED_GROUP),
+        user.format(name=DAEMON_USER, group=SHARED_GROUP),
+    ]
+
+
+def recursively(command, argument, paths, keep=()):
+    """``command -R argument path`` for each path, leaving out the paths of
+    ``keep`` below it (the data Zope writes) with ``find ... -prune``.
+
+    ``find`` hands symbolic links to the command by name, and chown and
+    chmod would change what they point to (a virtualenv's ``python`` is a
+    link to the system's): links are left out, as ``-R`` leaves them."""
+    commands = []
+    for path in outermost(paths):
+        below = [k for k in outermost(keep) if path in k.parents]
+        target = shlex.quote(str(path))
+        if not below:
+            commands.append(f"{command} -R {argument} {target}")
+            continue
+        pruned = " -o ".join(f"-path {shlex.quote(str(k))}" for k in below)
+        commands.append(
+            f"find {target} \\( {pruned} \\) -prune -o ! -type l -exec "
+            f"{command} {argument} {{}} +"
+        )
+    return commands
+
+
+def closed_parents(paths):
+    """Directories above ``paths`` that others may not enter (``/root``,
+    mode 0700): the accounts could not reach what lies below them."""
+    closed = []
+    for path in outermost(paths):
+        for parent in reversed(path.parents):
+            st = _stat(parent)
+            if (
+                st is not None
+                and not st.st_mode & stat.S_IXOTH
+                and parent not in closed
+                and not inside(parent, paths)
+            ):
+                closed.append(parent)
+    return closed
+
+
+def code_commands(paths, data):
+    """Commands that give code to the build user, readable by the group,
+    leaving the data Zope writes alone."""
+    return recursively(
+        "chown", f"{BUILD_USER}:{SHARED_GROUP}", paths, data
+    ) + recursively("chmod", "u+rwX,g+rX,g-w,o-rwx", paths, data)
+
+
+def account_commands(layout):
+    """The commands that set up the document's two accounts for this
+    layout, in order and safe to run twice."""
+    code, data = code_paths(layout), data_directories(layout)
+    commands = create_accounts()
+    for parent in closed_parents(code + data):
+        if not stat.S_IMODE(os.stat(parent).st_mode) & stat.S_IRWXG:
+            target = shlex.quote(str(parent))
+            commands += [f"chgrp {SHARED_GROUP} {target}", f"chmod g+x {target}"]
+    commands += code_commands(code, data)
+    if data:
+        quoted_data = quoted(data)
+        commands += [
+            f"mkdir -p {quoted_data}",
+            f"chown -R {DAEMON_USER}:{SHARED_GROUP} {quoted_data}",
+            f"chmod -R u+rwX,g+rX,o-rwx {quoted_data}",
+        ]
+    return commands
+
+
+def environment_for(context):
+    """The :class:`~collective.securitybp.processinfo.ServingEnvironment` of
+    this audit: that of the process serving the site."""
+
+    def read(ctx):
+        from App.config import getConfiguration
+
+        configured = getattr(getConfiguration(), "environment", None) or {}
+        return serving_environment(layout_for(ctx).process, configured)
+
+    return context.shared("process.environment", read)
 
 
 # The checks
@@ -284,7 +379,16 @@ class RunsAsRoot(ProcessCheck):
     pid file and read from ``/proc`` (see SBP-PROC-010 when it is not
     found). The finding names the process inspected and its user, uid, gid
     and groups, and gives the commands that set up the document's
-    plone_buildout / plone_daemon / plone_group accounts for the paths found.
+    plone_buildout / plone_daemon / plone_group accounts for the paths
+    found: they create what is missing, let the two accounts through a
+    directory only root may enter (``/root``) when the installation lies
+    below one, give the code to plone_buildout and the data to
+    plone_daemon. Root can write everything, so the findings of SBP-PROC-003
+    follow from this one.
+
+    Critical on a machine; high inside a container (the ``container``
+    environment variable, a runtime's marker file or control group), where
+    root is confined to the container but still owns everything in it.
 
     Example finding: "Zope runs as root" (critical), "Inspected: process
     4242, the one serving this site (user root, uid 0, ...)".
@@ -293,31 +397,55 @@ class RunsAsRoot(ProcessCheck):
     id = "SBP-PROC-001"
     title = _("Zope runs as root")
     severity = Severity.CRITICAL
+    cases = {"in a container": Severity.HIGH}
 
     def inspect(self, layout):
         identity = layout.process
         if identity is None or identity.uid != 0:
             return []
+        container = layout.container
+        mapping = {
+            "process": describe(identity),
+            "daemon": DAEMON_USER,
+            "container": container or "",
+        }
+        commands = account_commands(layout)
+        if container:
+            detail = _(
+                "Zope runs as root inside a container (${container}): a flaw "
+                "in Zope, Plone or an add-on gives an attacker everything in "
+                "the container, its code included, and one step less to the "
+                "machine. Inspected: ${process}.",
+                mapping=mapping,
+            )
+        else:
+            detail = _(
+                "Zope runs as root, so a flaw in Zope, Plone or an add-on "
+                "gives an attacker the whole machine instead of one account "
+                "that can only write the site's data. Inspected: ${process}.",
+                mapping=mapping,
+            )
         return [
             self.finding(
-                detail=_(
-                    "Zope runs as root, so a flaw in Zope, Plone or an add-on "
-                    "gives an attacker the whole machine instead of one "
-                    "account that can only write the site's data. Inspected: "
-                    "${process}.",
-                    mapping={"process": describe(identity)},
-                ),
+                case="in a container" if container else None,
+                detail=detail,
                 remediation=_(
                     "Run the instance as an unprivileged user that cannot "
-                    "change its code. As root: ${commands}. Then start the "
-                    "instance as ${daemon} (User=${daemon} in its systemd "
-                    "unit, or sudo -u ${daemon}), and let a web server in "
-                    "front of it use the ports below 1024.",
-                    mapping={
-                        "commands": account_commands(layout),
-                        "daemon": DAEMON_USER,
-                    },
+                    "change its code. As root, run the commands below: they "
+                    "create the accounts, give the code to plone_buildout and "
+                    "the data to ${daemon}. Then start the instance as "
+                    "${daemon} (User=${daemon} in its systemd unit, or "
+                    "runuser -u ${daemon} --), and let a web server in front "
+                    "of it use the ports below 1024. An installation under "
+                    "/root is best installed again under /srv/plone by "
+                    "plone_buildout. In a container, run the commands in the "
+                    "image's build (RUN in the Dockerfile) and add "
+                    "'USER ${daemon}', or start it with --user (docker run "
+                    "--user, podman run --user, runAsUser in Kubernetes).",
+                    mapping=mapping,
                 ),
+                commands=commands,
+                links=[(_("Dockerfile reference: USER"), DOCKER_USER_DOCS)],
             )
         ]
 
@@ -372,15 +500,12 @@ class OwnsCode(ProcessCheck):
                 ),
                 remediation=_(
                     "Give the code to a build user and run Zope as a daemon "
-                    "user in the same group. As root: ${commands}. Then start "
-                    "the instance as ${daemon}, and run buildout or pip as "
-                    "${build}.",
-                    mapping={
-                        "commands": account_commands(layout),
-                        "daemon": DAEMON_USER,
-                        "build": BUILD_USER,
-                    },
+                    "user in the same group: as root, run the commands below. "
+                    "Then start the instance as ${daemon}, and run buildout "
+                    "or pip as ${build}.",
+                    mapping={"daemon": DAEMON_USER, "build": BUILD_USER},
                 ),
+                commands=account_commands(layout),
             )
         ]
 
@@ -402,10 +527,14 @@ class CodeWritable(ProcessCheck):
     - ``buildout``: buildout's ``bin`` and ``parts``, when the instance is
       part of a buildout.
 
-    A location counts when the process may write to it or to one of its
-    direct entries (mode bits and owners; root may write everything). The
-    data Zope must write (SBP-PROC-004) is left out. Deeper files are not
-    looked at, so that the check stays fast on big installations.
+    A location inside one of an earlier group (a package directory inside
+    the interpreter's site-packages) belongs to that group only. A location
+    counts when the process may write to it or to one of its direct entries
+    (mode bits and owners; root may write everything). The data Zope must
+    write (SBP-PROC-004) is left out, and the commands of the remediation
+    leave it alone. Deeper files are not looked at, so that the check stays
+    fast on big installations. When the process runs as root, the findings
+    follow from SBP-PROC-001 and are shown under it.
 
     Example finding: "Zope can change its own code" (high), subject
     "interpreter", "The process can write to 1 location(s) of interpreter:
@@ -420,6 +549,8 @@ class CodeWritable(ProcessCheck):
         identity = layout.process
         if identity is None:
             return []
+        data = data_directories(layout)
+        cause = (RunsAsRoot.id, "") if identity.uid == 0 else None
         findings = []
         for group, locations, skip in code_groups(layout):
             writable = matching_code(
@@ -431,6 +562,7 @@ class CodeWritable(ProcessCheck):
             findings.append(
                 self.finding(
                     subject=group,
+                    cause=cause,
                     detail=_(
                         "The process can write to ${count} location(s) of "
                         "${group}, so a flaw in the site lets an attacker "
@@ -445,21 +577,13 @@ class CodeWritable(ProcessCheck):
                     ),
                     remediation=_(
                         "Give these locations to the build user and take "
-                        "away write access from the others. As root: "
-                        "chown -R ${build}:${shared} ${paths}; chmod -R "
-                        "u+rwX,g+rX,g-w,o-rwx ${paths}; and run Zope as "
-                        "${daemon}, a member of ${shared} (create the "
-                        "accounts with: groupadd ${shared}; useradd --system "
-                        "--gid ${shared} --shell /usr/sbin/nologin ${build}; "
-                        "useradd --system --gid ${shared} --shell "
-                        "/usr/sbin/nologin ${daemon}).",
-                        mapping={
-                            "paths": quoted(locations),
-                            "build": BUILD_USER,
-                            "daemon": DAEMON_USER,
-                            "shared": SHARED_GROUP,
-                        },
+                        "away write access from the others: as root, run the "
+                        "commands below (they create the accounts if needed "
+                        "and leave the data Zope writes alone). Then run Zope "
+                        "as ${daemon}, a member of ${shared}.",
+                        mapping={"daemon": DAEMON_USER, "shared": SHARED_GROUP},
                     ),
+                    commands=create_accounts() + code_commands(locations, data),
                 )
             )
         return findings
@@ -524,21 +648,34 @@ class DataNotWritable(ProcessCheck):
                     subject=str(path),
                     detail=detail,
                     remediation=_(
-                        "Give it to the user that runs Zope. As root: "
-                        "mkdir -p ${directory}; chown -R ${user}:${shared} "
-                        "${target}; chmod -R u+rwX,o-rwx ${target}",
-                        mapping={
-                            "directory": shlex.quote(
-                                str(path if is_dir else path.parent)
-                            ),
-                            "target": shlex.quote(str(path)),
-                            "user": identity.user,
-                            "shared": SHARED_GROUP,
-                        },
+                        "Give it to the user that runs Zope (${user}): as "
+                        "root, run the commands below.",
+                        mapping={"user": identity.user},
                     ),
+                    commands=data_commands(path, is_dir, identity),
                 )
             )
         return findings
+
+
+def data_commands(path, is_dir, identity):
+    """Commands that let ``identity`` write ``path``, creating it first."""
+    owner = f"{identity.user}:{identity.group}"
+    target = shlex.quote(str(path))
+    if is_dir:
+        return [
+            f"mkdir -p {target}",
+            f"chown -R {owner} {target}",
+            f"chmod -R u+rwX,o-rwx {target}",
+        ]
+    if _stat(path) is not None:
+        return [f"chown {owner} {target}", f"chmod u+rw,o-rwx {target}"]
+    directory = shlex.quote(str(path.parent))
+    return [
+        f"mkdir -p {directory}",
+        f"chown {owner} {directory}",
+        f"chmod u+rwx,o-rwx {directory}",
+    ]
 
 
 def sample_blobs(blob_dir, limit=MAX_BLOB_SAMPLE):
@@ -571,17 +708,63 @@ def sample_blobs(blob_dir, limit=MAX_BLOB_SAMPLE):
     return sampled, exposed
 
 
-class DataReadableByOthers(ProcessCheck):
-    """Every user of the machine can read or write the database.
+def database_files(path, limit=MAX_ENTRIES):
+    """The files of a FileStorage: ``Data.fs`` and the files beside it
+    whose name starts with it (index, ``.tmp``, ``.old`` left by packing;
+    not the lock, which holds only a process id), and every ``*.old`` file
+    in its directory."""
+    found = []
+    try:
+        with os.scandir(path.parent) as entries:
+            for number, entry in enumerate(entries):
+                if number >= limit:
+                    break
+                name = entry.name
+                if name.endswith(".lock"):
+                    continue
+                if name.startswith(path.name) or name.endswith(".old"):
+                    found.append(Path(entry.path))
+    except OSError:
+        return []
+    return sorted(found)
 
-    Looks at each FileStorage's ``Data.fs``, ``Data.fs.index`` and
-    ``Data.fs.old`` (left by packing) and at the blob directory, and at up
-    to 200 of its blob files: a file counts when others may read or write
-    it and every directory above it lets them through; the blob directory
-    counts when others may list or write it. The database holds every
-    page, every file and the users' password hashes. One finding per
-    database (the subject, as named in zope.conf). Storages that are not
-    files (ZEO, RelStorage) are judged on their servers, not here.
+
+def exposed_entries(path, limit=MAX_PER_DIRECTORY):
+    """``path`` and, for a directory others may enter, its direct entries
+    that every user of the machine can read or write: ``(path, stat)``."""
+    st = _stat(path)
+    if st is None or not others_reach(path):
+        return []
+    found = [(path, st)] if st.st_mode & OTHERS_READ_WRITE else []
+    if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IXOTH:
+        try:
+            with os.scandir(path) as entries:
+                for number, entry in enumerate(entries):
+                    if number >= limit:
+                        break
+                    entry_stat = _stat(entry.path)
+                    if entry_stat and entry_stat.st_mode & OTHERS_READ_WRITE:
+                        found.append((Path(entry.path), entry_stat))
+        except OSError:
+            pass
+    return found
+
+
+class DataReadableByOthers(ProcessCheck):
+    """Every user of the machine can read or write the database or its backups.
+
+    Looks at each FileStorage's files (``Data.fs``, ``Data.fs.index``,
+    ``Data.fs.tmp`` and ``Data.fs.old`` left by packing, and every ``*.old``
+    file beside them) and at the blob directory, and at up to 200 of its
+    blob files: a file counts when others may read or write it and every
+    directory above it lets them through; the blob directory counts when
+    others may list or write it. One finding per database (the subject, as
+    named in zope.conf). Storages that are not files (ZEO, RelStorage) are
+    judged on their servers, not here.
+
+    Backups hold the same: the files repozo wrote and the blob backups that
+    SBP-BACKUP-001 and SBP-BACKUP-003 find (with their direct entries) are
+    one more finding, subject "backups".
 
     Example finding: "Database files readable by every user" (high),
     subject "main", "/srv/plone/var/filestorage/Data.fs (0644), ...".
@@ -591,12 +774,18 @@ class DataReadableByOthers(ProcessCheck):
     title = _("Database files readable by every user")
     severity = Severity.HIGH
 
-    def inspect(self, layout):
+    def run(self, context):
+        from collective.securitybp.checks.backups import backup_state
+
+        inventory = backup_state(context).inventory
+        backups = [Path(b.path) for b in (*inventory.database, *inventory.blobs)]
+        return self.inspect(layout_for(context), backups=backups)
+
+    def inspect(self, layout, backups=()):
         findings = []
         for database in layout.databases:
             exposed, blobs, sampled = [], [], 0
-            for suffix in DATABASE_FILE_SUFFIXES if database.path else ():
-                path = Path(f"{database.path}{suffix}")
+            for path in database_files(database.path) if database.path else ():
                 st = _stat(path)
                 if st and st.st_mode & OTHERS_READ_WRITE and others_reach(path):
                     exposed.append((path, st))
@@ -628,12 +817,35 @@ class DataReadableByOthers(ProcessCheck):
                         },
                     ),
                     remediation=_(
-                        "Take away the others' access. As root: chmod -R "
-                        "o-rwx ${paths}; and start the instance with umask "
-                        "027 (UMask=0027 in its systemd unit) so that new "
-                        "files stay private.",
-                        mapping={"paths": quoted(targets)},
+                        "Take away the others' access: as root, run the "
+                        "command below; and start the instance with umask 027 "
+                        "(UMask=0027 in its systemd unit) so that new files "
+                        "stay private."
                     ),
+                    commands=[f"chmod -R o-rwx {quoted(targets)}"],
+                )
+            )
+        exposed = [item for path in backups for item in exposed_entries(path)]
+        if exposed:
+            locations = sorted({path.parent for path in backups})
+            findings.append(
+                self.finding(
+                    subject="backups",
+                    detail=_(
+                        "Every user of this machine can read or write backups "
+                        "of the database, which hold all the site's content "
+                        "and its users' password hashes: ${paths}.",
+                        mapping={
+                            "paths": shown(f"{p} ({mode_of(st)})" for p, st in exposed)
+                        },
+                    ),
+                    remediation=_(
+                        "Take away the others' access to the backup "
+                        "directories: as root, run the command below; and run "
+                        "the backups with umask 027 so that new ones stay "
+                        "private."
+                    ),
+                    commands=[f"chmod -R o-rwx {quoted(locations)}"],
                 )
             )
         return findings
@@ -680,9 +892,15 @@ class GroupWritableCode(ProcessCheck):
                         },
                     ),
                     remediation=_(
-                        "Let only the build user write the code. As root: "
-                        "chmod -R g-w ${paths}",
-                        mapping={"paths": quoted(p for p, _st in writable)},
+                        "Let only the build user write the code: as root, run "
+                        "the command below (it leaves the data Zope writes "
+                        "alone)."
+                    ),
+                    commands=recursively(
+                        "chmod",
+                        "g-w",
+                        [p for p, _st in writable],
+                        data_directories(layout),
                     ),
                 )
             )
@@ -722,11 +940,11 @@ class LeftoverInituser(ProcessCheck):
                     mapping={"path": str(path)},
                 ),
                 remediation=_(
-                    "Delete it: rm ${target}. Add Zope root Managers in the "
-                    "root acl_users of the management interface, or with "
-                    "the addzopeuser script.",
-                    mapping={"target": shlex.quote(str(path))},
+                    "Delete it with the command below. Add Zope root Managers "
+                    "in the root acl_users of the management interface, or "
+                    "with the addzopeuser script."
                 ),
+                commands=[f"rm -f {shlex.quote(str(path))}"],
             )
         ]
 
@@ -762,10 +980,10 @@ class EmergencyUserFile(ProcessCheck):
                     mapping={"path": str(path)},
                 ),
                 remediation=_(
-                    "Once you have regained access, delete it and restart "
-                    "the instance: rm ${target}",
-                    mapping={"target": shlex.quote(str(path))},
+                    "Once you have regained access, delete it with the "
+                    "command below and restart the instance."
                 ),
+                commands=[f"rm -f {shlex.quote(str(path))}"],
             )
         ]
 
@@ -827,15 +1045,13 @@ class CredentialsReadable(ProcessCheck):
                         },
                     ),
                     remediation=_(
-                        "Let only the build user and the group of the user "
-                        "that runs Zope read it. As root: chown "
-                        "${build}:${shared} ${target}; chmod 640 ${target}",
-                        mapping={
-                            "target": shlex.quote(str(path)),
-                            "build": BUILD_USER,
-                            "shared": SHARED_GROUP,
-                        },
+                        "Let only its owner and the group of the user that "
+                        "runs Zope read it: as root, run the command below "
+                        "(and give it to ${build}:${shared} when you set up "
+                        "the two accounts).",
+                        mapping={"build": BUILD_USER, "shared": SHARED_GROUP},
                     ),
+                    commands=[f"chmod o-rwx {shlex.quote(str(path))}"],
                 )
             )
         return findings

@@ -50,6 +50,7 @@ class VulnerableDistribution(Check):
     title = _("Installed package has a known vulnerability")
     area = Area.UPDATES
     severity = Severity.HIGH
+    cases = {"advisory rated critical": Severity.CRITICAL}
     reference = references.UP_TO_DATE
 
     def run(self, context):
@@ -85,9 +86,12 @@ class VulnerableDistribution(Check):
             findings.append(
                 self.finding(
                     subject=f"{match.distribution} {advisory.id}",
-                    severity=Severity.CRITICAL
+                    case="advisory rated critical"
                     if advisory.severity == "critical"
-                    else Severity.HIGH,
+                    else None,
+                    links=[(advisory.id, advisory.source)]
+                    if "://" in (advisory.source or "")
+                    else [],
                     detail=_(
                         "${distribution} ${installed} is affected by ${id} "
                         "(${aliases}; rated ${rating}, published ${published}): "
@@ -192,6 +196,9 @@ class AdvisoryDataStale(Check):
     ``updated`` field of the file in use, the newer of the file shipped
     with the add-on and the one an administrator loaded; every finding of
     SBP-UPDATE-001 shows it too, and ``securitybp advisories`` prints it.
+    When a loaded file is ignored (SBP-UPDATE-005), the shipped data is in
+    use and this finding follows from that one: loading a valid file fixes
+    both.
 
     Example finding: "Advisory data is stale" (low), dated 2026-11-29 and
     200 days old.
@@ -204,7 +211,7 @@ class AdvisoryDataStale(Check):
     reference = references.UP_TO_DATE
 
     def run(self, context):
-        data = advisory_data()
+        data, problem = current()
         today = context.now.date()
         if not data.is_stale(today):
             return []
@@ -218,6 +225,8 @@ class AdvisoryDataStale(Check):
         return [
             self.finding(
                 subject="advisory data",
+                # A loaded file that is ignored leaves the shipped data in use.
+                cause=(AdvisoryFileIgnored.id, "advisory file") if problem else None,
                 detail=_(
                     "The advisory data in use (${path}) is dated ${updated}, "
                     "${days} days ago (more than ${limit}). Advisories "

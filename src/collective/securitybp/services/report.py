@@ -13,7 +13,9 @@ class SecurityReportGet(Service):
     """The site's security report, the same data as ``@@security-report.json``."""
 
     def reply(self):
-        data = run_audit(self.context).to_dict(self.request)
+        data = run_audit(self.context).to_dict(
+            self.request, site_url=self.context.absolute_url()
+        )
         data["@id"] = f"{self.context.absolute_url()}/@security-report"
         self.request.response.setHeader("Cache-Control", "no-store")
         return data
