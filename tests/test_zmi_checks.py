@@ -9,6 +9,7 @@ from collective.securitybp.checks.management import NoManageHost
 from collective.securitybp.checks.management import WebDAVXMLRPCReachable
 from collective.securitybp.checks.management import ZMIAnsweredOnPublicHost
 from collective.securitybp.checks.management import ZopeListensPublicly
+from collective.securitybp.model import finding_key
 from collective.securitybp.settings import clear_cache
 from collective.securitybp.settings import STAMP_KEY
 from collective.securitybp.zmi import evidence
@@ -68,6 +69,12 @@ def seen(host="www.example.com", blocked=False, site="/plone", **fields):
     }
     values.update(fields)
     return evidence.record(**values)
+
+
+def context_of(portal):
+    return AuditContext(
+        site=portal, root=portal.getPhysicalRoot(), now=datetime.now(timezone.utc)
+    )
 
 
 def brief(findings):
@@ -302,30 +309,21 @@ class TestWebDAVXMLRPCReachable:
         set_guard(mode="block", hosts=["manage.example.com"])
         assert run(self.check, site) == []
 
-    def test_left_to_no_manage_host_on_a_fresh_site(self, site, xmlrpc):
-        assert run(self.check, site) == []
+    def test_follows_from_no_manage_host_on_a_fresh_site(self, site, xmlrpc):
+        findings = self.check.run(context_of(site))
+        assert [(f.check_id, f.subject) for f in findings] == (
+            [("SBP-ZMI-003", "webdav"), ("SBP-ZMI-003", "xmlrpc")]
+            if xmlrpc
+            else [("SBP-ZMI-003", "webdav")]
+        )
+        assert {f.cause for f in findings} == {finding_key("SBP-ZMI-002", "")}
         assert run(NoManageHost(), site) == [NO_MANAGE_HOST]
 
-
-SWITCHED_OFF = {
-    "check_id": "SBP-ZMI-004",
-    "area": "management",
-    "area_title": "Management exposure",
-    "severity": "medium",
-    "title": "Management interface guard switched off",
-    "detail": (
-        "The guard is set to block mode, but the environment variable "
-        "SECURITYBP_ZMI_GUARD=off of this Zope process switches blocking "
-        "off: the management interface answers on every host."
-    ),
-    "remediation": (
-        "Once the manage hosts are right, remove SECURITYBP_ZMI_GUARD from "
-        "the environment of the Zope process (its systemd unit, container "
-        "settings or start script) and restart it."
-    ),
-    "reference": "Access control",
-    "subject": "",
-}
+    def test_follows_from_the_switch_in_block_mode(self, site, xmlrpc, monkeypatch):
+        set_guard(mode="block", hosts=["manage.example.com"])
+        monkeypatch.setenv("SECURITYBP_ZMI_GUARD", "off")
+        findings = self.check.run(context_of(site))
+        assert {f.cause for f in findings} == {finding_key("SBP-ZMI-004", "")}
 
 
 class TestGuardSwitchedOff:
@@ -334,7 +332,37 @@ class TestGuardSwitchedOff:
     def test_fires_in_block_mode_with_the_variable(self, site, monkeypatch):
         set_guard(mode="block", hosts=["manage.example.com"])
         monkeypatch.setenv("SECURITYBP_ZMI_GUARD", "off")
-        assert run(self.check, site) == [SWITCHED_OFF]
+        [finding] = run(self.check, site)
+        assert brief([finding]) == [("SBP-ZMI-004", "medium", "")]
+        assert "SECURITYBP_ZMI_GUARD=off" in finding["detail"]
+        assert f"process {os.getpid()}" in finding["detail"]
+
+    def test_reads_the_serving_process_not_its_own(self, site, monkeypatch):
+        """From the command line: the variable in the running instance's
+        environment counts, the command's own does not."""
+        from collective.securitybp.processinfo import set_inspected_process
+        import subprocess
+
+        set_guard(mode="block", hosts=["manage.example.com"])
+        monkeypatch.delenv("SECURITYBP_ZMI_GUARD", raising=False)
+        server = subprocess.Popen(
+            ["sleep", "60"],
+            env={"SECURITYBP_ZMI_GUARD": "off", "PATH": "/usr/bin:/bin"},
+        )
+        try:
+            for _ in range(100):  # until the child runs its program
+                with open(f"/proc/{server.pid}/environ", "rb") as environ:
+                    if b"SECURITYBP_ZMI_GUARD" in environ.read():
+                        break
+            set_inspected_process(server.pid)
+            [finding] = run(self.check, site)
+            assert f"process {server.pid}" in finding["detail"]
+            set_inspected_process(os.getpid())
+            assert run(self.check, site) == []
+        finally:
+            set_inspected_process(None)
+            server.kill()
+            server.wait()
 
     def test_quiet_in_block_mode_without_the_variable(self, site, monkeypatch):
         set_guard(mode="block", hosts=["manage.example.com"])

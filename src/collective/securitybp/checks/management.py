@@ -10,18 +10,19 @@ from App.config import getConfiguration
 from collective.securitybp import _
 from collective.securitybp import references
 from collective.securitybp.checks.base import Check
+from collective.securitybp.checks.configuration import inspected
+from collective.securitybp.checks.process import environment_for
 from collective.securitybp.checks.process import layout_for
 from collective.securitybp.model import Area
 from collective.securitybp.model import Severity
 from collective.securitybp.zmi import evidence
+from collective.securitybp.zmi.config import ENV_OFF_VALUES
 from collective.securitybp.zmi.config import ENV_VARIABLE
-from collective.securitybp.zmi.config import guard_switched_off
 from collective.securitybp.zmi.config import MODE_BLOCK
 from collective.securitybp.zmi.guard import DAV_METHODS
 from collective.securitybp.zmi.guard import site_config
 from collective.securitybp.zmi.sockets import is_loopback
 from collective.securitybp.zmi.sockets import listening_addresses
-import os
 
 
 MAX_HOSTS = 10  # findings of SBP-ZMI-001, one per host, most requests first
@@ -31,6 +32,14 @@ RULES_VIEW = "@@securitybp-proxy-rules"
 
 def _site_path(site):
     return "/".join(site.getPhysicalPath())
+
+
+def _switched_off(context):
+    """Whether ``SECURITYBP_ZMI_GUARD`` switches blocking off in the
+    process serving the site (for the command line: the running instance's
+    environment, see SBP-CONF-017 when it cannot be read)."""
+    value = environment_for(context).get(ENV_VARIABLE, "") or ""
+    return value.strip().lower() in ENV_OFF_VALUES
 
 
 def _time(value):
@@ -83,12 +92,20 @@ class ZMIAnsweredOnPublicHost(Check):
     title = _("Management interface answered on a public host")
     area = Area.MANAGEMENT
     severity = Severity.HIGH
+    cases = {"anonymous": Severity.MEDIUM}
     reference = references.ACCESS_CONTROL
 
     def run(self, context):
         answered = [
             e for e in evidence.recent(site=_site_path(context.site)) if not e.blocked
         ]
+        config = site_config(context.site)
+        # Answered in block mode: the environment variable switched it off.
+        self._cause = (
+            ("SBP-ZMI-004", "")
+            if config is not None and config.blocks and _switched_off(context)
+            else None
+        )
         served = {}
         for entry in answered:
             if entry.access == evidence.SERVED:
@@ -106,6 +123,7 @@ class ZMIAnsweredOnPublicHost(Check):
             users.extend(u for u in entry.users if u not in users)
         return self.finding(
             subject=host,
+            cause=self._cause,
             detail=_(
                 "The management interface was served ${count} time(s) to "
                 "logged-in users (${users}) on the host '${host}', which is "
@@ -137,7 +155,8 @@ class ZMIAnsweredOnPublicHost(Check):
         hosts = sorted({e.host for e in entries})
         return self.finding(
             subject="*",
-            severity=Severity.MEDIUM,
+            case="anonymous",
+            cause=self._cause,
             detail=_(
                 "${count} management request(s) without a valid login were "
                 "answered (with a login prompt) on ${hosts} host(s) that are "
@@ -209,14 +228,15 @@ class NoManageHost(Check):
 class WebDAVXMLRPCReachable(Check):
     """WebDAV or XML-RPC is answered on public hosts.
 
-    Zope answers the WebDAV methods (PROPFIND, PROPPATCH, MKCOL, LOCK, PUT, DELETE,
-    UNLOCK, COPY, MOVE) on every object, and XML-RPC when ``enable-xmlrpc``
-    is on in ``zope.conf``. Both are management protocols that bypass the
-    Plone user interface. Unless the guard blocks them (block mode, not
-    switched off), they answer on every host. One finding per protocol;
-    the check cannot see rules of the web server that may refuse them. It
-    stays quiet while SBP-ZMI-002 (no manage host) fires: same cause, same
-    remedy, one finding.
+    Zope answers the WebDAV methods (PROPFIND, PROPPATCH, MKCOL, LOCK,
+    UNLOCK, COPY, MOVE, and PUT and DELETE outside plone.rest) on every
+    object, and XML-RPC when ``enable-xmlrpc`` is on in ``zope.conf``. Both
+    are management protocols that bypass the Plone user interface. Unless
+    the guard blocks them (block mode, not switched off), they answer on
+    every host. One finding per protocol; the check cannot see rules of the
+    web server that may refuse them. With no manage host the findings follow
+    from SBP-ZMI-002, and with blocking switched off from SBP-ZMI-004: they
+    are shown under that cause and count with it.
 
     Example finding: "WebDAV or XML-RPC reachable on public hosts" —
     webdav (medium).
@@ -230,13 +250,19 @@ class WebDAVXMLRPCReachable(Check):
 
     def run(self, context):
         config = site_config(context.site)
-        if config is None or (config.blocks and not guard_switched_off()):
+        switched_off = _switched_off(context)
+        if config is None or (config.blocks and not switched_off):
             return []
         if not config.blocks and not config.manage_hosts:
-            return []  # SBP-ZMI-002 reports it
+            cause = ("SBP-ZMI-002", "")
+        elif config.blocks:
+            cause = ("SBP-ZMI-004", "")
+        else:
+            cause = None
         findings = [
             self.finding(
                 subject="webdav",
+                cause=cause,
                 detail=_(
                     "Zope answers the WebDAV methods (${methods}) and the "
                     "guard does not block them, so they are reachable on "
@@ -256,6 +282,7 @@ class WebDAVXMLRPCReachable(Check):
             findings.append(
                 self.finding(
                     subject="xmlrpc",
+                    cause=cause,
                     detail=_(
                         "XML-RPC is enabled (enable-xmlrpc on in zope.conf) "
                         "and the guard does not block it, so it is reachable "
@@ -280,8 +307,10 @@ class GuardSwitchedOff(Check):
     ``SECURITYBP_ZMI_GUARD=off`` in the environment of the Zope process is
     the escape hatch for someone who locked themselves out: it wins over the
     settings. Left in place, it silently undoes block mode. The check reads
-    the environment of the process that runs the audit (the Zope process for
-    the report; the command line's own for ``securitybp audit``).
+    the environment of the process that serves the site: for ``securitybp
+    audit`` the running instance's, from ``/proc/<pid>/environ`` with
+    zope.conf's ``<environment>`` on top (SBP-CONF-017 says when it cannot
+    be read); the finding names the process.
 
     Example finding: "Management interface guard switched off" (medium).
     """
@@ -294,18 +323,20 @@ class GuardSwitchedOff(Check):
 
     def run(self, context):
         config = site_config(context.site)
-        if config is None or config.mode != MODE_BLOCK or not guard_switched_off():
+        if config is None or config.mode != MODE_BLOCK or not _switched_off(context):
             return []
+        environment = environment_for(context)
         return [
             self.finding(
                 detail=_(
                     "The guard is set to block mode, but the environment "
-                    "variable ${name}=${value} of this Zope process "
+                    "variable ${name}=${value} of the Zope process "
                     "switches blocking off: the management interface "
-                    "answers on every host.",
+                    "answers on every host. Inspected: ${process}.",
                     mapping={
                         "name": ENV_VARIABLE,
-                        "value": os.environ.get(ENV_VARIABLE, ""),
+                        "value": environment.get(ENV_VARIABLE, ""),
+                        "process": inspected(environment),
                     },
                 ),
                 remediation=_(

@@ -16,3 +16,14 @@ def upgrade_1002(context):
     if not api.portal.get_registry_record(TRUSTED_PROXIES, default=None):
         api.portal.set_registry_record(TRUSTED_PROXIES, list(LOOPBACK_NETWORKS))
     register_site(api.portal.get())
+
+
+LOGIN_DAYS = "collective.securitybp.privileges_login_days"
+
+
+def upgrade_1003(context):
+    """Daily work is judged from the content an account created or changed,
+    no longer from its logins: remove the record of login days."""
+    registry = api.portal.get_tool("portal_registry")
+    if LOGIN_DAYS in registry.records:
+        del registry.records[LOGIN_DAYS]
