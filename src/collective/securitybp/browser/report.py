@@ -5,6 +5,8 @@ from collective.securitybp.acknowledgements import AcknowledgementError
 from collective.securitybp.acknowledgements import AcknowledgementStore
 from collective.securitybp.acknowledgements import parse_until
 from collective.securitybp.audit import run_audit
+from collective.securitybp.history import report_history
+from collective.securitybp.history import trend_svg
 from collective.securitybp.model import Severity
 from datetime import datetime
 from datetime import timezone
@@ -42,10 +44,18 @@ class SecurityReportView(BrowserView):
 
     def __call__(self):
         self.report = run_audit(self.context)
+        self.history = report_history(self.context, self.report)
         if self.request.form.get("format") == "json":
-            return json_response(self.request, self.report.to_dict())
+            return json_response(self.request, self.data())
         self.request.response.setHeader("Cache-Control", "no-store")
         return self.index()
+
+    def data(self):
+        """The report as JSON-ready data, with its history."""
+        return dict(self.report.to_dict(), history=self.history)
+
+    def trend_svg(self):
+        return trend_svg(self.history["days"])
 
     def can_manage(self):
         return api.user.has_permission(MANAGE_PERMISSION, obj=self.context)
@@ -87,7 +97,8 @@ class SecurityReportJSON(SecurityReportView):
 
     def __call__(self):
         self.report = run_audit(self.context)
-        return json_response(self.request, self.report.to_dict())
+        self.history = report_history(self.context, self.report)
+        return json_response(self.request, self.data())
 
 
 class AcknowledgementBase(BrowserView):
