@@ -138,3 +138,13 @@ def test_the_job_can_be_switched_off(monkeypatch):
     monkeypatch.setenv("SECURITYBP_HISTORY", "off")
     monkeypatch.setattr(Zope2, "DB", object(), raising=False)
     assert start_job() is None
+
+
+def test_trend_svg():
+    from collective.securitybp.history import trend_svg
+
+    days = [{"date": "2026-12-01", "score": 100}, {"date": "2026-12-02", "score": 50}]
+    svg = trend_svg(days, width=100, height=50)
+    assert 'points="0.0,0.0 100.0,25.0"' in svg
+    assert '<circle cx="100.0" cy="25.0"' in svg
+    assert trend_svg([]) == ""

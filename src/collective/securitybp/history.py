@@ -17,6 +17,7 @@ from collective.securitybp import logger
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
+from html import escape
 import os
 import threading
 
@@ -107,22 +108,26 @@ def report_history(site, report):
 
 
 def trend_svg(days, width=320, height=64):
-    """A small inline SVG line of the daily scores (0 to 100)."""
-    points = [(entry["date"], entry["score"]) for entry in days][-KEEP_DAYS:]
+    """A small inline SVG line of the daily scores (0 to 100), with a dot on
+    the last day; no script."""
+    points = [(str(entry["date"]), int(entry["score"])) for entry in days]
     if not points:
         return ""
     step = width / max(len(points) - 1, 1)
-    coordinates = " ".join(
-        f"{round(index * step, 1)},{round(height - score * height / 100, 1)}"
+    xy = [
+        (round(index * step, 1), round(height - score * height / 100, 1))
         for index, (_day, score) in enumerate(points)
-    )
-    first, last = points[0], points[-1]
+    ]
+    coordinates = " ".join(f"{x},{y}" for x, y in xy)
+    (first_day, first), (last_day, last) = points[0], points[-1]
+    label = escape(f"Score {first} on {first_day}, {last} on {last_day}")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="securitybp-trend" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="Score {first[1]} on {first[0]}, {last[1]} on '
-        f'{last[0]}"><polyline fill="none" stroke="currentColor" '
-        f'stroke-width="2" points="{coordinates}"/></svg>'
+        f'width="{width}" height="{height}" viewBox="-3 -3 {width + 6} '
+        f'{height + 6}" role="img" aria-label="{label}"><title>{label}</title>'
+        f'<polyline fill="none" stroke="currentColor" stroke-width="2" '
+        f'points="{coordinates}"/><circle cx="{xy[-1][0]}" cy="{xy[-1][1]}" '
+        f'r="3" fill="currentColor"/></svg>'
     )
 
 
