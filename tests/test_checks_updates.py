@@ -214,8 +214,10 @@ class TestAdvisoryDataStale:
                     "Advisories published since then are not checked."
                 ),
                 "remediation": (
-                    "Upgrade collective.securitybp, or load a newer advisory "
-                    "file: securitybp advisories --zope-conf "
+                    "Update the advisory data from OSV (securitybp advisories "
+                    "--zope-conf instance/etc/zope.conf --update, for example "
+                    "daily from cron), upgrade collective.securitybp, or load "
+                    "a newer advisory file: securitybp advisories --zope-conf "
                     "instance/etc/zope.conf --load FILE. Subscribe to the "
                     "plone-announce mailing list for security announcements."
                 ),

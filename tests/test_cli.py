@@ -155,8 +155,11 @@ def test_audit_json_shape(instance, json_report):
         "python",
         "securitybp",
         "advisories",
+        "advisories_source",
     }
     assert data["versions"]["advisories"] is not None
+    assert data["versions"]["advisories_source"] == "shipped with collective.securitybp"
+    assert data["history"]["days"] == []
     assert data["site"] == "/Plone"
     assert data["fail_on"] == "high"
     assert data["failed"] is True

@@ -113,6 +113,8 @@ def test_html_report(server, role):
     assert 'data-check-id="SBP-PRIV-002"' in html
     assert "<span>'Zope Manager' User should not be used for daily work</span>" in html
     assert "<h2>Privileges</h2>" in html
+    source = data["versions"]["advisories_source"]
+    assert f'id="securitybp-advisories-source">({source})</span>' in html
 
 
 EXPECTED_KEYS = {

@@ -43,7 +43,7 @@ class TestInstall:
 
     def test_profile_version(self, portal):
         setup = api.portal.get_tool("portal_setup")
-        assert setup.getLastVersionForProfile(f"{PACKAGE_NAME}:default") == ("1003",)
+        assert setup.getLastVersionForProfile(f"{PACKAGE_NAME}:default") == ("1004",)
 
     def test_browserlayer(self, portal):
         assert IBrowserLayer in layer_utils.registered_layers()
@@ -132,9 +132,15 @@ class TestUpgrade:
         registry.records.__delitem__("collective.securitybp.fail_on")
         setup.setLastVersionForProfile(profile, "1000")
         steps = setup.listUpgrades(profile, simple=True)
-        assert [s.dest for s in steps] == [("1001",), ("1002",), ("1002",), ("1003",)]
+        assert [s.dest for s in steps] == [
+            ("1001",),
+            ("1002",),
+            ("1002",),
+            ("1003",),
+            ("1004",),
+        ]
         setup.upgradeProfile(profile)
-        assert setup.getLastVersionForProfile(profile) == ("1003",)
+        assert setup.getLastVersionForProfile(profile) == ("1004",)
         assert api.portal.get_registry_record("collective.securitybp.fail_on") == "high"
 
     @pytest.mark.parametrize(
@@ -154,10 +160,27 @@ class TestUpgrade:
         assert "/plone" not in guard.registered_paths(app)
         setup.setLastVersionForProfile(profile, "1001")
         setup.upgradeProfile(profile)
-        assert setup.getLastVersionForProfile(profile) == ("1003",)
+        assert setup.getLastVersionForProfile(profile) == ("1004",)
         assert registry["collective.securitybp.zmi_admin_networks"] == []
         assert registry["collective.securitybp.zmi_trusted_proxies"] == expected
         assert "/plone" in guard.registered_paths(app)
+
+    def test_to_1004_adds_the_security_contact_settings(self, manager):
+        setup = api.portal.get_tool("portal_setup")
+        profile = f"{PACKAGE_NAME}:default"
+        registry = api.portal.get_tool("portal_registry")
+        name = "collective.securitybp.securitytxt_contact"
+        del registry.records[name]
+        registry["collective.securitybp.zmi_manage_hosts"] = ["manage.example.com"]
+        setup.setLastVersionForProfile(profile, "1003")
+        [step] = setup.listUpgrades(profile, simple=True)
+        assert step.dest == ("1004",)
+        setup.upgradeProfile(profile)
+        assert setup.getLastVersionForProfile(profile) == ("1004",)
+        assert registry[name] == []
+        assert registry["collective.securitybp.zmi_manage_hosts"] == [
+            "manage.example.com"
+        ]
 
 
 def test_upgrade_removes_the_login_days_record(manager):
@@ -171,5 +194,5 @@ def test_upgrade_removes_the_login_days_record(manager):
     registry.records[name] = Record(field.Int(title="login days"), 7)
     setup.setLastVersionForProfile(profile, "1002")
     setup.upgradeProfile(profile)
-    assert setup.getLastVersionForProfile(profile) == ("1003",)
+    assert setup.getLastVersionForProfile(profile) == ("1004",)
     assert name not in registry.records

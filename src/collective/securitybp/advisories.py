@@ -17,10 +17,16 @@ temporary file beside the target, then renamed) at:
 Never inside the installed package: the process that runs Zope must not be
 able to write its own code. The audit uses whichever of the shipped and the
 loaded data is newer, and notices a newly loaded file without a restart.
+
+``securitybp advisories --update`` builds such a file itself from OSV and
+PyPI (see :mod:`collective.securitybp.advisory_sources`): it names its
+``source`` and the time it was fetched, and carries the newest ``releases``
+of each Plone and Zope series.
 """
 
 from collective.securitybp import logger
 from dataclasses import dataclass
+from dataclasses import field
 from dataclasses import replace
 from datetime import date
 from datetime import datetime
@@ -86,6 +92,19 @@ class AdvisoryData:
     python_end_of_life: MappingProxyType  # version ("3.11") -> end of life
     path: str
     shipped: bool
+    source: str = ""  # where the data came from, as the file says
+    # distribution ("Plone", "Zope") -> series ("6.2") -> newest release
+    releases: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    releases_fetched: str = ""  # when the release data was fetched (ISO 8601)
+
+    @property
+    def source_label(self):
+        """Where the data came from, for people."""
+        if self.source:
+            return self.source
+        if self.shipped:
+            return "shipped with collective.securitybp"
+        return "loaded from a file"
 
     def age_days(self, today):
         """Days between the data's date and ``today``."""
@@ -191,6 +210,7 @@ def parse(raw, path="", shipped=False, today=None):
                 mitigated_by=tuple(item.get("mitigated_by", ())),
             )
         )
+    releases = raw.get("releases") or {}
     return AdvisoryData(
         updated=updated,
         advisories=tuple(advisories),
@@ -198,6 +218,14 @@ def parse(raw, path="", shipped=False, today=None):
         python_end_of_life=_dates(raw["python_end_of_life"]),
         path=str(path),
         shipped=shipped,
+        source=raw.get("source", ""),
+        releases=MappingProxyType(
+            {
+                name: MappingProxyType(dict(series))
+                for name, series in releases.get("series", {}).items()
+            }
+        ),
+        releases_fetched=releases.get("fetched_at", ""),
     )
 
 
@@ -318,12 +346,51 @@ def protected_directories():
     return {Path(__file__).parent, Path(paths["purelib"]), Path(paths["platlib"])}
 
 
+def _check_target(target):
+    for directory in protected_directories():
+        if _inside(target, directory):
+            raise AdvisoryDataError(
+                f"{target} is inside the installed code ({directory}); store "
+                f"it in the instance's var directory or set "
+                f"{ENVIRONMENT_VARIABLE} to a path outside the code."
+            )
+
+
+def _write(content, target):
+    """Write ``content`` (bytes) to a temporary file beside ``target`` and
+    rename it over ``target``: readers see the old or the new data, never a
+    half-written file."""
+    if not target.parent.is_dir():
+        raise AdvisoryDataError(
+            f"the directory {target.parent} does not exist: check the "
+            f"instance's clienthome or {ENVIRONMENT_VARIABLE}."
+        )
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=".securitybp-advisories-", suffix=".tmp"
+        )
+    except OSError as error:
+        raise AdvisoryDataError(
+            f"it cannot be stored at {target}: {error.strerror}."
+        ) from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise AdvisoryDataError(
+            f"it cannot be stored at {target}: {error.strerror}."
+        ) from None
+
+
 def install(source, target, today=None):
     """Validate the advisory file ``source`` and store it at ``target``.
 
-    The file is written to a temporary file in the target's directory and
-    renamed over the target, so readers see the old or the new data, never
-    a half-written file. Nothing changes when validation fails.
+    The file is stored atomically; nothing changes when validation fails.
 
     :param source: path of the new file.
     :param target: where the running instance reads it (:func:`loaded_path`).
@@ -332,13 +399,7 @@ def install(source, target, today=None):
         use, or cannot be stored; the message says why.
     """
     target = Path(target)
-    for directory in protected_directories():
-        if _inside(target, directory):
-            raise AdvisoryDataError(
-                f"{target} is inside the installed code ({directory}); store "
-                f"it in the instance's var directory or set "
-                f"{ENVIRONMENT_VARIABLE} to a path outside the code."
-            )
+    _check_target(target)
     data = read(source, today=today)
     in_use = read(SHIPPED_PATH, shipped=True, today=today)
     if target.exists():
@@ -354,28 +415,29 @@ def install(source, target, today=None):
             f"use ({in_use.updated.isoformat()}, {in_use.path}). To go back "
             f"to older data, delete {target} first."
         )
-    content = Path(source).read_bytes()
-    if not target.parent.is_dir():
-        raise AdvisoryDataError(
-            f"the directory {target.parent} does not exist: check the "
-            f"instance's clienthome or {ENVIRONMENT_VARIABLE}."
-        )
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=".securitybp-advisories-", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise AdvisoryDataError(
-            f"it cannot be stored at {target}: {error.strerror}."
-        ) from None
+    _write(Path(source).read_bytes(), target)
     return replace(data, path=str(target))
+
+
+def store(raw, target, today=None):
+    """Validate decoded advisory data and store it at ``target`` as JSON.
+
+    :param raw: the data, as :func:`parse` takes it.
+    :param target: where the running instance reads it (:func:`loaded_path`).
+    :returns: the stored :class:`AdvisoryData`.
+    :raises AdvisoryDataError: the data is invalid or cannot be stored;
+        nothing changes then.
+    """
+    target = Path(target)
+    _check_target(target)
+    data = parse(raw, path=target, today=today)
+    _write(json.dumps(raw, indent=1, ensure_ascii=False).encode("utf-8"), target)
+    return data
+
+
+def shipped_raw():
+    """The decoded data shipped with the add-on."""
+    return json.loads(SHIPPED_PATH.read_text(encoding="utf-8"))
 
 
 @cache

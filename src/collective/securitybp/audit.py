@@ -63,24 +63,27 @@ def _version(distribution):
 
 
 def versions():
-    """Versions of Plone, Zope, Python and this add-on, and the date of the
-    advisory data in use."""
+    """Versions of Plone, Zope, Python and this add-on, and the date and
+    source of the advisory data in use."""
+    updated, source = _advisories()
     return {
         "plone": _version("Products.CMFPlone"),
         "zope": _version("Zope"),
         "python": platform.python_version(),
         "securitybp": _version("collective.securitybp"),
-        "advisories": _advisories_date(),
+        "advisories": updated,
+        "advisories_source": source,
     }
 
 
-def _advisories_date():
+def _advisories():
     from collective.securitybp.advisories import current
 
     try:
-        return current()[0].updated.isoformat()
+        data = current()[0]
     except Exception:  # the update checks report broken data themselves
-        return None
+        return None, None
+    return data.updated.isoformat(), data.source_label
 
 
 def fail_on_setting(site):

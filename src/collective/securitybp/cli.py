@@ -516,7 +516,11 @@ def command_audit(args):
                 site = get_site(app, args.site)
                 report, threshold = audit_site(app, site, args.fail_on)
                 if args.format == "json":
-                    output = json.dumps(report.to_dict())
+                    from collective.securitybp.history import report_history
+
+                    data = report.to_dict()
+                    data["history"] = report_history(site, report)
+                    output = json.dumps(data)
                 else:
                     width = min(shutil.get_terminal_size((100, 24)).columns, 100)
                     output = format_report(

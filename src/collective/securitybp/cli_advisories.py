@@ -1,7 +1,9 @@
-"""The command line ``securitybp advisories``: show or load advisory data.
+"""The command line ``securitybp advisories``: show, load or update
+advisory data.
 
 The data itself, its validation and its storage are in
-:mod:`collective.securitybp.advisories`.
+:mod:`collective.securitybp.advisories`; fetching it from OSV and PyPI in
+:mod:`collective.securitybp.advisory_sources`.
 """
 
 from collective.securitybp.advisories import AdvisoryDataError
@@ -19,7 +21,11 @@ from collective.securitybp.advisories import plone_series
 from collective.securitybp.advisories import python_series
 from collective.securitybp.advisories import SHIPPED_PATH
 from collective.securitybp.advisories import STALE_AFTER_DAYS
+from collective.securitybp.advisories import store
 from collective.securitybp.advisories import support_end
+from collective.securitybp.advisory_sources import OSV_URL
+from collective.securitybp.advisory_sources import PYPI_URL
+from collective.securitybp.advisory_sources import TIMEOUT
 from datetime import datetime
 from datetime import timezone
 from pathlib import Path
@@ -66,6 +72,34 @@ def add_arguments(parser):
         "a malformed file is rejected and the data in use is kept",
     )
     parser.add_argument(
+        "--update",
+        action="store_true",
+        help="ask OSV about every installed distribution and PyPI about the "
+        "newest Plone and Zope releases, and make the answers (merged with "
+        "the shipped data) the advisory data of the instance; when a "
+        "service fails, the data in use is kept",
+    )
+    parser.add_argument(
+        "--osv-url",
+        metavar="URL",
+        default=OSV_URL,
+        help=f"OSV's API for --update (default: {OSV_URL})",
+    )
+    parser.add_argument(
+        "--pypi-url",
+        metavar="URL",
+        default=PYPI_URL,
+        help=f"the package index's JSON API for --update (default: {PYPI_URL})",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=TIMEOUT,
+        help=f"seconds to wait for each answer of --update (default: {TIMEOUT}); "
+        "HTTPS proxies come from the environment (https_proxy, no_proxy)",
+    )
+    parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="default: text"
     )
     parser.set_defaults(handler=command_advisories)
@@ -75,10 +109,11 @@ def add_command(subparsers):
     """Add ``advisories`` to the ``securitybp`` command's subcommands."""
     parser = subparsers.add_parser(
         "advisories",
-        help="show or load the security advisory data",
+        help="show, load or update the security advisory data",
         description="Show which security advisory data is in use and which "
-        "installed packages it affects (exit 1 when one is affected), or load "
-        "a newer advisory file with --load.",
+        "installed packages it affects (exit 1 when one is affected), load "
+        "a newer advisory file with --load, or fetch it from OSV and PyPI "
+        "with --update.",
     )
     add_arguments(parser)
     return parser
@@ -98,6 +133,7 @@ def status(data, problem, today):
     return {
         "path": data.path,
         "origin": "shipped" if data.shipped else "loaded",
+        "source": data.source_label,
         "updated": data.updated.isoformat(),
         "age_days": data.age_days(today),
         "stale": data.is_stale(today),
@@ -124,6 +160,10 @@ def status(data, problem, today):
             "end_of_life": python_end.isoformat() if python_end else None,
             "supported": not (python_end and python_end < today),
         },
+        "releases": {
+            "fetched_at": data.releases_fetched or None,
+            "series": {name: dict(series) for name, series in data.releases.items()},
+        },
     }
 
 
@@ -136,6 +176,8 @@ def format_status(info):
         f"Dated {info['updated']} ({info['age_days']} days old), "
         f"{info['advisories']} advisories.",
     ]
+    if info["origin"] == "loaded":
+        lines.append(f"Source: {info['source']}.")
     if info["stale"]:
         lines.append(
             f"The data is older than {STALE_AFTER_DAYS} days: load a newer file "
@@ -160,7 +202,43 @@ def format_status(info):
             lines.append(
                 f"{name} {part[key]} is past its end of support ({part[until]})."
             )
+    for name, series in info["releases"]["series"].items():
+        newest = ", ".join(f"{key}: {value}" for key, value in series.items())
+        lines.append(f"Newest releases of {name} by series: {newest}.")
     return "\n".join(lines)
+
+
+NO_TARGET = (
+    "Cannot tell where to store the advisory data: pass --zope-conf (it is "
+    "stored in the instance's var directory) or set "
+    f"{ENVIRONMENT_VARIABLE} to a file path."
+)
+
+
+def update(args, target, today):
+    """``--update``: fetch from OSV and PyPI and store; exit 0 or 2."""
+    from collective.securitybp.advisory_sources import build
+
+    in_use = target if target.exists() else SHIPPED_PATH
+    try:
+        raw, stats = build(
+            osv_url=args.osv_url, pypi_url=args.pypi_url, timeout=args.timeout
+        )
+        data = store(raw, target, today=today)
+    except AdvisoryDataError as error:
+        return _error(
+            f"The advisory data was not updated: {error} The advisory data "
+            f"in use was kept ({in_use})."
+        )
+    print(
+        f"Updated the advisory data in {target}: OSV knows {stats['found']} "
+        f"advisories for the {stats['distributions']} installed "
+        f"distributions ({stats['added']} added to and {stats['updated']} "
+        f"updated in the shipped data; {len(data.advisories)} in all), and "
+        f"the newest releases of {', '.join(data.releases)} come from PyPI. "
+        "The instance uses them from its next audit; no restart is needed."
+    )
+    return EXIT_OK
 
 
 def command_advisories(args):
@@ -171,13 +249,15 @@ def command_advisories(args):
             target = loaded_path(clienthome_of(args.zope_conf))
         else:
             target = environment_path()
+        if args.load and args.update:
+            return _error("Use either --load or --update, not both.")
+        if args.update:
+            if target is None:
+                return _error(NO_TARGET)
+            return update(args, target, today)
         if args.load:
             if target is None:
-                return _error(
-                    "Cannot tell where to store the advisory data: pass "
-                    "--zope-conf (it is stored in the instance's var directory) "
-                    f"or set {ENVIRONMENT_VARIABLE} to a file path."
-                )
+                return _error(NO_TARGET)
             try:
                 data = install(args.load, target, today=today)
             except AdvisoryDataError as error:

@@ -507,11 +507,156 @@ class IMaintenanceSettings(model.Schema):
     )
 
 
+def securitytxt_contact(value):
+    """Constraint of one security contact: a mailto:, https: or tel: URI.
+
+    :raises zope.interface.Invalid: with a message that says what to enter.
+    """
+    from collective.securitybp.securitytxt import valid_contact
+
+    if not valid_contact(value):
+        raise InvalidSetting(
+            _(
+                "error_securitytxt_contact",
+                default="${value} is not a contact security.txt can publish: "
+                "enter mailto:security@example.org, an https:// address of a "
+                "form or page, or tel:+1-201-555-0123, one per line.",
+                mapping={"value": value},
+            )
+        )
+    return True
+
+
+def securitytxt_url(value):
+    """Constraint of the policy and acknowledgements addresses: https.
+
+    :raises zope.interface.Invalid: with a message that says what to enter.
+    """
+    from collective.securitybp.securitytxt import valid_https
+
+    if value and not valid_https(value):
+        raise InvalidSetting(
+            _(
+                "error_securitytxt_url",
+                default="${value} cannot be published: enter an https:// "
+                "address without spaces.",
+                mapping={"value": value},
+            )
+        )
+    return True
+
+
+def securitytxt_languages(value):
+    """Constraint of the preferred languages: language tags and commas.
+
+    :raises zope.interface.Invalid: with a message that says what to enter.
+    """
+    from collective.securitybp.securitytxt import valid_languages
+
+    if value and not valid_languages(value):
+        raise InvalidSetting(
+            _(
+                "error_securitytxt_languages",
+                default="Enter language tags separated by commas, for "
+                "example: en, de, fr-CA.",
+            )
+        )
+    return True
+
+
+class ISecurityContactSettings(model.Schema):
+    """The security contact published at /.well-known/security.txt."""
+
+    model.fieldset(
+        "securitytxt",
+        label=_("label_securitytxt_fieldset", default="Security contact"),
+        fields=[
+            "securitytxt_contact",
+            "securitytxt_expires",
+            "securitytxt_policy",
+            "securitytxt_acknowledgments",
+            "securitytxt_languages",
+        ],
+    )
+
+    securitytxt_contact = schema.List(
+        title=_("label_securitytxt_contact", default="Security contacts"),
+        description=_(
+            "help_securitytxt_contact",
+            default="Where people report vulnerabilities of this site, one "
+            "per line, most preferred first: mailto:security@example.org, an "
+            "https:// address or tel:. When set, the site publishes them at "
+            "/.well-known/security.txt (RFC 9116), unless another add-on "
+            "already publishes that file.",
+        ),
+        value_type=schema.TextLine(constraint=securitytxt_contact),
+        default=[],
+        missing_value=[],
+        required=False,
+    )
+
+    securitytxt_expires = schema.Date(
+        title=_("label_securitytxt_expires", default="Valid until"),
+        description=_(
+            "help_securitytxt_expires",
+            default="security.txt must say until when its contents are "
+            "valid; less than a year ahead is recommended. The report warns "
+            "30 days before.",
+        ),
+        required=False,
+    )
+
+    securitytxt_policy = schema.TextLine(
+        title=_("label_securitytxt_policy", default="Security policy"),
+        description=_(
+            "help_securitytxt_policy",
+            default="Optional https:// address of your vulnerability "
+            "disclosure policy.",
+        ),
+        default="",
+        missing_value="",
+        required=False,
+        constraint=securitytxt_url,
+    )
+
+    securitytxt_acknowledgments = schema.TextLine(
+        title=_("label_securitytxt_acknowledgments", default="Acknowledgements"),
+        description=_(
+            "help_securitytxt_acknowledgments",
+            default="Optional https:// address of the page that thanks reporters.",
+        ),
+        default="",
+        missing_value="",
+        required=False,
+        constraint=securitytxt_url,
+    )
+
+    securitytxt_languages = schema.TextLine(
+        title=_("label_securitytxt_languages", default="Preferred languages"),
+        description=_(
+            "help_securitytxt_languages",
+            default="Optional languages for reports, separated by commas, "
+            "for example: en, de.",
+        ),
+        default="",
+        missing_value="",
+        required=False,
+        constraint=securitytxt_languages,
+    )
+
+    @invariant
+    def securitytxt_needs_expiry(data):
+        from collective.securitybp.securitytxt import expiry_invariant
+
+        expiry_invariant(data)
+
+
 class ISecuritySettings(
     IAuditSettings,
     IPrivilegeSettings,
     IHeaderSettings,
     IZMIGuardSettings,
     IMaintenanceSettings,
+    ISecurityContactSettings,
 ):
     """Every setting of the add-on, stored in the registry."""

@@ -4,6 +4,7 @@ from AccessControl.Permission import pname
 from collective.securitybp import logger
 from collective.securitybp.acknowledgements import AcknowledgementStore
 from collective.securitybp.headers.collector import clear_stores as clear_csp_reports
+from collective.securitybp.history import HistoryStore
 from collective.securitybp.settings import clear_cache
 from collective.securitybp.settings import STAMP_KEY
 from collective.securitybp.zmi.evidence import clear as clear_evidence
@@ -49,6 +50,7 @@ def uninstall(context):
     """Remove what the profiles cannot: acknowledgements and role maps."""
     site = api.portal.get()
     AcknowledgementStore(site).clear()
+    HistoryStore(site).clear()
     annotations = IAnnotations(site)
     if STAMP_KEY in annotations:
         del annotations[STAMP_KEY]

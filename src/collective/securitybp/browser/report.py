@@ -5,6 +5,8 @@ from collective.securitybp.acknowledgements import AcknowledgementError
 from collective.securitybp.acknowledgements import AcknowledgementStore
 from collective.securitybp.acknowledgements import parse_until
 from collective.securitybp.audit import run_audit
+from collective.securitybp.history import report_history
+from collective.securitybp.history import trend_svg
 from collective.securitybp.model import Severity
 from datetime import datetime
 from datetime import timezone
@@ -42,13 +44,18 @@ class SecurityReportView(BrowserView):
 
     def __call__(self):
         self.report = run_audit(self.context)
+        self.history = report_history(self.context, self.report)
         if self.request.form.get("format") == "json":
             return json_response(self.request, self.data())
         self.request.response.setHeader("Cache-Control", "no-store")
         return self.index()
 
     def data(self):
-        return self.report.to_dict(site_url=self.context.absolute_url())
+        """The report as JSON-ready data, with its history."""
+        return dict(
+            self.report.to_dict(site_url=self.context.absolute_url()),
+            history=self.history,
+        )
 
     def links(self, finding):
         """``{"title", "url"}`` of a finding's links, site paths made absolute."""
@@ -57,6 +64,9 @@ class SecurityReportView(BrowserView):
             {"title": link.title, "url": link.resolve(site_url)}
             for link in finding.links
         ]
+
+    def trend_svg(self):
+        return trend_svg(self.history["days"])
 
     def can_manage(self):
         return api.user.has_permission(MANAGE_PERMISSION, obj=self.context)
@@ -98,6 +108,7 @@ class SecurityReportJSON(SecurityReportView):
 
     def __call__(self):
         self.report = run_audit(self.context)
+        self.history = report_history(self.context, self.report)
         return json_response(self.request, self.data())
 
 

@@ -1235,3 +1235,108 @@ class ServingEnvironmentUnknown(Check):
                 ),
             )
         ]
+
+
+class SecurityContactNotPublished(Check):
+    """The site publishes no valid security contact (security.txt).
+
+    RFC 9116 asks every site to publish ``/.well-known/security.txt`` with
+    at least one ``Contact`` (where to report a vulnerability) and an
+    ``Expires`` date, after which the file is not to be trusted. Without it,
+    a person who finds a vulnerability in the site has no known way to tell
+    its owners, and may publish it instead. The "Security contact" settings
+    of the control panel publish one; another add-on may serve the file
+    instead, and then what it serves is checked.
+
+    - Nothing published: low (hygiene).
+    - Published without ``Contact``, without a readable ``Expires``, or
+      expired: medium (reports go to a contact the site no longer vouches
+      for).
+    - Expires within 30 days: low.
+
+    Example finding: "No valid security contact (security.txt)" (low),
+    subject /.well-known/security.txt: "The site publishes no security
+    contact."
+
+    What a proxy in front of the site serves at that address instead is
+    not seen.
+    """
+
+    id = "SBP-CONF-018"
+    title = _("No valid security contact (security.txt)")
+    area = Area.CONFIGURATION
+    severity = Severity.LOW
+    cases = {"invalid": Severity.MEDIUM}
+    reference = references.SECURITY_INFORMATION
+
+    SETTINGS = _(
+        "Set a contact and an expiry date in Site Setup > Security best "
+        "practices > Security contact (@@securitybp-controlpanel); the site "
+        "then serves /.well-known/security.txt. Renew the date before it "
+        "passes."
+    )
+
+    def run(self, context):
+        from collective.securitybp.securitytxt import EXPIRY_WARNING_DAYS
+        from collective.securitybp.securitytxt import parse
+        from collective.securitybp.securitytxt import parse_expires
+        from collective.securitybp.securitytxt import PATH
+        from collective.securitybp.securitytxt import published
+
+        request = getRequest() or getattr(context.site, "REQUEST", None)
+        text, provider = published(context.site, request)
+        if text is None:
+            return [
+                self.finding(
+                    subject=PATH,
+                    detail=_(
+                        "The site publishes no security contact at ${path}.",
+                        mapping={"path": PATH},
+                    ),
+                    remediation=self.SETTINGS,
+                )
+            ]
+        fields = parse(text)
+        problem = None
+        case = "invalid"
+        expires = parse_expires((fields.get("expires") or [""])[0])
+        if not fields.get("contact"):
+            problem = _("${path} names no Contact.", mapping={"path": PATH})
+        elif expires is None:
+            problem = _(
+                "${path} has no readable Expires date (RFC 3339, such as "
+                "2027-06-30T23:59:59Z).",
+                mapping={"path": PATH},
+            )
+        elif expires <= context.now:
+            problem = _(
+                "${path} expired on ${date}: readers are told not to trust "
+                "its contact.",
+                mapping={"path": PATH, "date": expires.date().isoformat()},
+            )
+        elif (expires - context.now).days < EXPIRY_WARNING_DAYS:
+            case = None
+            problem = _(
+                "${path} expires on ${date}, in less than ${days} days.",
+                mapping={
+                    "path": PATH,
+                    "date": expires.date().isoformat(),
+                    "days": EXPIRY_WARNING_DAYS,
+                },
+            )
+        if problem is None:
+            return []
+        remediation = self.SETTINGS
+        if provider == "other":
+            remediation = _(
+                "Another add-on serves ${path}: correct it in that add-on's settings.",
+                mapping={"path": PATH},
+            )
+        return [
+            self.finding(
+                subject=PATH,
+                case=case,
+                detail=problem,
+                remediation=remediation,
+            )
+        ]

@@ -8,6 +8,7 @@ from collective.securitybp import _
 from collective.securitybp import references
 from collective.securitybp.advisories import affected
 from collective.securitybp.advisories import current
+from collective.securitybp.advisories import installed_version
 from collective.securitybp.advisories import plone_series
 from collective.securitybp.advisories import python_series
 from collective.securitybp.advisories import STALE_AFTER_DAYS
@@ -15,9 +16,12 @@ from collective.securitybp.advisories import support_end
 from collective.securitybp.checks.base import Check
 from collective.securitybp.model import Area
 from collective.securitybp.model import Severity
+from packaging.version import InvalidVersion
+from packaging.version import Version
 
 
 LOAD_COMMAND = "securitybp advisories --zope-conf instance/etc/zope.conf --load FILE"
+UPDATE_COMMAND = "securitybp advisories --zope-conf instance/etc/zope.conf --update"
 
 
 def advisory_data():
@@ -194,11 +198,12 @@ class AdvisoryDataStale(Check):
     SBP-UPDATE-001 knows only the advisories in its data: data older than
     half a year very likely misses some. The data's date is the
     ``updated`` field of the file in use, the newer of the file shipped
-    with the add-on and the one an administrator loaded; every finding of
-    SBP-UPDATE-001 shows it too, and ``securitybp advisories`` prints it.
-    When a loaded file is ignored (SBP-UPDATE-005), the shipped data is in
-    use and this finding follows from that one: loading a valid file fixes
-    both.
+    with the add-on and the one an administrator loaded or fetched from OSV
+    with ``securitybp advisories --update`` (the day of the update); every
+    finding of SBP-UPDATE-001 shows it too, the report shows it with its
+    source, and ``securitybp advisories`` prints both. When a loaded file is
+    ignored (SBP-UPDATE-005), the shipped data is in use and this finding
+    follows from that one: loading a valid file fixes both.
 
     Example finding: "Advisory data is stale" (low), dated 2026-11-29 and
     200 days old.
@@ -234,10 +239,11 @@ class AdvisoryDataStale(Check):
                     mapping=mapping,
                 ),
                 remediation=_(
-                    "Upgrade collective.securitybp, or load a newer advisory "
-                    "file: ${command}. Subscribe to the plone-announce mailing "
-                    "list for security announcements.",
-                    mapping=mapping,
+                    "Update the advisory data from OSV (${update}, for example "
+                    "daily from cron), upgrade collective.securitybp, or load a "
+                    "newer advisory file: ${command}. Subscribe to the "
+                    "plone-announce mailing list for security announcements.",
+                    mapping=dict(mapping, update=UPDATE_COMMAND),
                 ),
             )
         ]
@@ -285,3 +291,109 @@ class AdvisoryFileIgnored(Check):
                 ),
             )
         ]
+
+
+# The distribution whose version is "the Plone version", then a fallback.
+PLONE_DISTRIBUTIONS = ("Plone", "Products.CMFPlone")
+
+
+def _installed(names):
+    for name in names:
+        text = installed_version(name)
+        if text:
+            try:
+                return Version(text)
+            except InvalidVersion:
+                return None
+    return None
+
+
+class NotLatestBugfixRelease(Check):
+    """Plone or Zope is not the latest bugfix release of its series.
+
+    Plone fixes vulnerabilities in the current bugfix release of each
+    supported series ("Current versions will be patched"): a site on an
+    older bugfix release waits for fixes it could already have, and upgrades
+    in bigger steps later. ``securitybp advisories --update`` records the
+    newest final release of each Plone and Zope series from PyPI with the
+    advisory data; the check compares it with the installed ``Plone`` (or
+    ``Products.CMFPlone``) and ``Zope``.
+
+    The severity is low: keeping current is hygiene. A release that fixes an
+    advisory affecting the site is reported by SBP-UPDATE-001 at its own
+    severity.
+
+    Example finding: "Not the latest bugfix release of its series" (low)
+    for Plone 6.2: 6.2.2 is installed, 6.2.3 is the newest, with the pip
+    and buildout commands to upgrade.
+
+    The check is quiet while no release data was recorded (the data shipped
+    with the add-on has none; run ``securitybp advisories --update``), and
+    for a series the data does not list.
+    """
+
+    id = "SBP-UPDATE-006"
+    title = _("Not the latest bugfix release of its series")
+    area = Area.UPDATES
+    severity = Severity.LOW
+    reference = references.UP_TO_DATE
+
+    def run(self, context):
+        data = advisory_data()
+        findings = []
+        for name, distributions in (
+            ("Plone", PLONE_DISTRIBUTIONS),
+            ("Zope", ("Zope",)),
+        ):
+            installed = _installed(distributions)
+            if installed is None:
+                continue
+            series = f"{installed.major}.{installed.minor}"
+            newest = data.releases.get(name, {}).get(series)
+            try:
+                if newest is None or Version(newest) <= installed:
+                    continue
+            except InvalidVersion:
+                continue
+            mapping = {
+                "name": name,
+                "series": series,
+                "installed": str(installed),
+                "latest": newest,
+                "fetched": data.releases_fetched[:10],
+            }
+            if name == "Plone":
+                remediation = _(
+                    "Upgrade to Plone ${latest}: pip install -c "
+                    "https://dist.plone.org/release/${latest}/constraints.txt "
+                    "Plone==${latest} (with buildout: extends = "
+                    "https://dist.plone.org/release/${latest}/versions.cfg, "
+                    "then bin/buildout), restart the instance and run the "
+                    "upgrade steps of the site (@@plone-upgrade). Try it on a "
+                    "copy first.",
+                    mapping=mapping,
+                )
+            else:
+                remediation = _(
+                    "Upgrade Zope to ${latest}: pip install -c "
+                    "https://zopefoundation.github.io/Zope/releases/${latest}/"
+                    "constraints.txt Zope==${latest} (with buildout: extends = "
+                    "https://zopefoundation.github.io/Zope/releases/${latest}/"
+                    "versions.cfg, then bin/buildout), and restart the "
+                    "instance. A newer Plone bugfix release usually pins it.",
+                    mapping=mapping,
+                )
+            findings.append(
+                self.finding(
+                    subject=f"{name} {series}",
+                    detail=_(
+                        "${name} ${installed} is installed; the newest release "
+                        "of the ${series} series is ${latest} (release data of "
+                        "${fetched}). Security fixes go into the newest bugfix "
+                        "release of each series.",
+                        mapping=mapping,
+                    ),
+                    remediation=remediation,
+                )
+            )
+        return findings
