@@ -34,7 +34,7 @@ def test_once_per_day_with_an_injected_clock(functional):
     first = days[0]
     assert first["recorded_at"] == "2026-12-01T03:00:00+00:00"
     assert set(first["summary"]) == {"info", "low", "medium", "high", "critical"}
-    assert "SBP-CONF-017|/.well-known/security.txt" in first["open"]
+    assert "SBP-CONF-018|/.well-known/security.txt" in first["open"]
 
 
 def test_days_older_than_a_year_are_forgotten(functional):
@@ -103,7 +103,7 @@ def test_report_shows_the_trend_and_no_get_writes(server):
     history = data["history"]
     assert len(history["days"]) == 2
     assert history["previous"] == (now - timedelta(days=1)).date().isoformat()
-    assert "SBP-CONF-017|/.well-known/security.txt" in history["fixed"]
+    assert "SBP-CONF-018|/.well-known/security.txt" in history["fixed"]
     rest = requests.get(
         server["url"] + "/@security-report",
         headers={"Accept": "application/json"},
