@@ -28,7 +28,6 @@ def registered_checks():
     if not _CHECKS:
         from collective.securitybp.audit import registered_checks
         from zope.configuration import xmlconfig
-
         import collective.securitybp
         import collective.securitybp.checks
 
