@@ -24,5 +24,9 @@ root_doc = "index"
 html_theme = "alabaster"
 html_static_path = ["_static"]
 html_title = f"collective.securitybp {release}"
-html_theme_options = {"description": "Audit and harden a Plone site"}
+html_theme_options = {
+    "description": "Audit and harden a Plone site",
+    "page_width": "1200px",
+    "sidebar_width": "240px",
+}
 smartquotes = False

@@ -44,14 +44,14 @@ def checks_table_rst(checks):
     rows = [
         (
             f":ref:`{c.id} <{label(c)}>`",
-            f"{c.area.title} ({c.area.code})",
+            str(c.area.title),
             _escape(severity_text(c)),
             _escape(c.title),
         )
         for c in sorted(checks, key=lambda c: c.id)
     ]
     return "\n".join(
-        [*_list_table(rows, ("id", "area", "severity", "title"), (14, 16, 30, 40)), ""]
+        [*_list_table(rows, ("id", "area", "severity", "title"), (18, 16, 30, 36)), ""]
     )
 
 
