@@ -54,16 +54,16 @@ test: install test-deps ## Run the tests (installs the Debian packages they use 
 
 .PHONY: lint
 lint: install ## Check code style and packaging (ruff, zpretty, pyroma, check-manifest)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
 	find src -name '*.zcml' -o -name '*.xml' | grep -v '/locales/' | xargs $(BIN)/zpretty --check
 	$(BIN)/pyroma -n 9 .
 	$(BIN)/check-manifest
 
 .PHONY: format
 format: install ## Format the code (ruff, zpretty)
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks docs
+	$(BIN)/ruff format src tests benchmarks docs
 	find src -name '*.zcml' -o -name '*.xml' | grep -v '/locales/' | xargs $(BIN)/zpretty -i
 
 .PHONY: bench
@@ -71,10 +71,10 @@ bench: install ## Run the benchmarks (side-by-side ratios; figures on stdout)
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 .PHONY: docs
-docs: install ## Regenerate README's table of checks from the registered checks
-	$(BIN)/python scripts/update_readme_checks.py README.rst
+docs: install ## Build the documentation site into docs/_build/html (warnings are errors)
+	$(BIN)/sphinx-build -W -b html docs docs/_build/html
 
 .PHONY: clean
 clean: ## Remove the virtualenv, the demo instance and build files
-	rm -rf $(VENV) $(INSTANCE) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(INSTANCE) build dist src/*.egg-info .pytest_cache docs/_build
 	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -80,6 +80,8 @@ setup(
             "pytest",
             "pytest-plone>=0.5",
             "requests",
+            # The documentation site in docs/ (make docs, tests/test_docs.py).
+            "Sphinx",
         ],
         "lint": [
             "ruff",

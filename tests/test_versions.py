@@ -130,17 +130,21 @@ def test_buildout_cfg_uses_the_pins_and_ships_no_credentials():
 
 
 def test_versions_written_in_the_docs_match_versions_cfg():
-    """'pip install zc.buildout==X' in buildout.cfg or README.rst is pinned X."""
+    """'pip install zc.buildout==X' in buildout.cfg, README.rst or docs/ is
+    pinned X."""
     versions = versions_pins()
     problems = []
-    for doc in (BUILDOUT, ROOT / "README.rst"):
+    docs = sorted((ROOT / "docs").rglob("*.rst"))
+    for doc in (BUILDOUT, ROOT / "README.rst", *docs):
         if not doc.exists():
             continue
         text = doc.read_text(encoding="utf-8")
         for name, version in re.findall(r"([A-Za-z][\w.-]*)==([\w.+!-]+)", text):
             pinned = versions.get(canonical(name))
             if pinned and pinned[1] != version:
-                problems.append(f"{doc.name}: {name}=={version}, pinned {pinned[1]}")
+                problems.append(
+                    f"{doc.relative_to(ROOT)}: {name}=={version}, pinned {pinned[1]}"
+                )
     assert not problems, "\n".join(problems)
 
 

@@ -1,59 +1,81 @@
-"""The README's section on the checks, generated from the registered checks.
+"""The checks reference of the documentation, generated from the checks.
 
-``make docs`` (``scripts/update_readme_checks.py``) rewrites the part of
-README.rst between the markers
-``.. checks-table-start`` and ``.. checks-table-end``; a test fails when the
-README and the registry disagree.
+The Sphinx extension ``docs/_ext/securitybp_checks.py`` calls these
+functions while ``make docs`` builds the site, with the checks registered
+in the code, so the reference cannot drift from them: the table of every
+check (``checks_table_rst``) and, on each area's page, every check of that
+area with its severities and its docstring (``area_checks_rst``).
 """
 
 from collective.securitybp.checks.base import severity_text
-from collective.securitybp.model import Area
 import inspect
+import re
 
 
-START = ".. checks-table-start"
-END = ".. checks-table-end"
+def label(check):
+    """The Sphinx label of a check's section, ``sbp-priv-001``."""
+    return check.id.lower()
 
 
-def _table(rows, headers):
-    widths = [
-        max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))
+def _escape(text):
+    """``text`` as literal reStructuredText inline text."""
+    return re.sub(r"([\\`*|_])", r"\\\1", str(text))
+
+
+def _list_table(rows, headers, widths):
+    lines = [
+        ".. list-table::",
+        "   :header-rows: 1",
+        f"   :widths: {' '.join(str(w) for w in widths)}",
+        "",
     ]
-    rule = "  ".join("=" * w for w in widths)
-
-    def line(row):
-        return "  ".join(
-            str(v).ljust(w) for v, w in zip(row, widths, strict=True)
-        ).rstrip()
-
-    return [rule, line(headers), rule, *[line(r) for r in rows], rule]
+    for row in [headers, *rows]:
+        first, *rest = row
+        lines.append(f"   * - {first}")
+        lines += [f"     - {cell}" for cell in rest]
+    return lines
 
 
-def checks_rst(checks):
-    """The reStructuredText of the checks section for ``checks``."""
+def checks_table_rst(checks):
+    """The reStructuredText table of ``checks``: id, area, severity, title.
+
+    Each id links to the check's section on its area's page.
+    """
     rows = [
-        (c.id, c.area.label, severity_text(c), str(c.title))
+        (
+            f":ref:`{c.id} <{label(c)}>`",
+            str(c.area.title),
+            _escape(severity_text(c)),
+            _escape(c.title),
+        )
         for c in sorted(checks, key=lambda c: c.id)
     ]
-    lines = [START, "", *_table(rows, ("id", "area", "severity", "title")), ""]
-    for area in Area:
-        in_area = [c for c in sorted(checks, key=lambda c: c.id) if c.area is area]
-        if not in_area:
-            continue
-        heading = f"{area.title} ({area.code})"
-        lines += [heading, "-" * len(heading), ""]
-        for check in in_area:
-            lines.append(f"{check.id}: {check.title}")
-            doc = inspect.cleandoc(type(check).__doc__ or "").strip()
-            for paragraph in doc.splitlines():
-                lines.append(f"    {paragraph}".rstrip())
-            lines.append(f'    Document section: "{check.reference}".')
-            lines.append("")
-    lines.append(END)
-    return "\n".join(lines)
+    return "\n".join(
+        [*_list_table(rows, ("id", "area", "severity", "title"), (18, 16, 30, 36)), ""]
+    )
 
 
-def replace_section(readme_text, section):
-    before, rest = readme_text.split(START, 1)
-    _old, after = rest.split(END, 1)
-    return before + section + after
+def check_rst(check):
+    """One check: a labelled section with its severities and its docstring."""
+    heading = f"{check.id}: {_escape(check.title)}"
+    doc = inspect.cleandoc(type(check).__doc__ or "").strip()
+    return "\n".join(
+        [
+            f".. _{label(check)}:",
+            "",
+            heading,
+            "~" * len(heading),
+            "",
+            f":Severity: {_escape(severity_text(check))}",
+            f":Document section: {_escape(check.reference)}",
+            "",
+            doc,
+            "",
+        ]
+    )
+
+
+def area_checks_rst(checks, area):
+    """Every check of ``area`` among ``checks``, by id."""
+    in_area = sorted((c for c in checks if c.area is area), key=lambda c: c.id)
+    return "\n".join(check_rst(check) for check in in_area)
