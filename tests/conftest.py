@@ -2,6 +2,14 @@ from collective.securitybp.testing import FUNCTIONAL_TESTING
 from collective.securitybp.testing import GUARD_FUNCTIONAL_TESTING
 from collective.securitybp.testing import INTEGRATION_TESTING
 from pytest_plone import fixtures_factory
+import os
+
+
+# plone.testing's WSGI server layer starts Zope as a server does, which
+# starts the history's daily job (see collective.securitybp.history). In
+# the test process it would write, two minutes later, into whatever test
+# database is then current; the history tests run the job's work directly.
+os.environ["SECURITYBP_HISTORY"] = "off"
 
 
 pytest_plugins = ["pytest_plone"]

@@ -148,3 +148,21 @@ def test_trend_svg():
     assert 'points="0.0,0.0 100.0,25.0"' in svg
     assert '<circle cx="100.0" cy="25.0"' in svg
     assert trend_svg([]) == ""
+
+
+def test_the_job_starts_with_a_writable_database(functional, monkeypatch):
+    import collective.securitybp.history as history
+    import threading
+    import Zope2
+
+    stop = threading.Event()
+    monkeypatch.setattr(history, "_stop", stop)
+    monkeypatch.setenv("SECURITYBP_HISTORY", "")
+    monkeypatch.setattr(Zope2, "DB", functional["zodbDB"], raising=False)
+    thread = start_job()
+    try:
+        assert thread.is_alive() and thread.name == "securitybp-history"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
