@@ -306,7 +306,10 @@ def test_site_path_with_folders(two_sites):
     assert json.loads(result.stdout)["site"] == "/folder/Other"
 
 
-def test_checks_without_zope_conf():
+def test_checks_without_zope_conf(integration):
+    from collective.securitybp.audit import registered_checks
+    from collective.securitybp.docs import checks_table_rst
+
     result = securitybp("checks")
     assert result.returncode == 0, result.stderr
     assert "SBP-PRIV-001" in result.stdout
@@ -318,14 +321,17 @@ def test_checks_without_zope_conf():
     assert checks["SBP-PRIV-001"]["area"] == "privileges"
     assert checks["SBP-PRIV-001"]["severity"] == "low"
     assert checks["SBP-PRIV-002"]["severity"] == "low"
-    # One source: the list, the README's table and the report agree.
+    # One source: the list, the docs' table and the report agree.
     header = checks["SBP-HEADER-002"]
     assert (header["severity"], header["cases"]) == ("medium", {"report-only": "low"})
     assert header["severities"] == "medium; report-only: low"
     assert "medium; report-only: low" in securitybp("checks").stdout
-    readme = (REPO / "README.rst").read_text()
-    [row] = [line for line in readme.splitlines() if line.startswith("SBP-HEADER-002 ")]
-    assert row.split()[1:5] == ["headers", "medium;", "report-only:", "low"]
+    table = checks_table_rst(registered_checks())
+    row = table.split("<sbp-header-002>`", 1)[1].split("* -", 1)[0]
+    assert [line.strip() for line in row.splitlines()[1:3]] == [
+        "- Headers",
+        "- medium; report-only: low",
+    ]
 
 
 def test_checks_with_zope_conf(instance):
