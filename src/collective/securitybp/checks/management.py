@@ -101,7 +101,7 @@ class ZMIAnsweredOnPublicHost(Check):
         ]
         config = site_config(context.site)
         # Answered in block mode: the environment variable switched it off.
-        self._cause = (
+        cause = (
             ("SBP-ZMI-004", "")
             if config is not None and config.blocks and _switched_off(context)
             else None
@@ -111,19 +111,21 @@ class ZMIAnsweredOnPublicHost(Check):
             if entry.access == evidence.SERVED:
                 served.setdefault(entry.host, []).append(entry)
         hosts = sorted(served, key=lambda h: (-sum(e.count for e in served[h]), h))
-        findings = [self._served(host, served[host]) for host in hosts[:MAX_HOSTS]]
+        findings = [
+            self._served(host, served[host], cause) for host in hosts[:MAX_HOSTS]
+        ]
         others = [e for e in answered if e.access != evidence.SERVED]
         if others:
-            findings.append(self._attempts(others))
+            findings.append(self._attempts(others, cause))
         return findings
 
-    def _served(self, host, entries):
+    def _served(self, host, entries, cause):
         users = []
         for entry in entries:
             users.extend(u for u in entry.users if u not in users)
         return self.finding(
             subject=host,
-            cause=self._cause,
+            cause=cause,
             detail=_(
                 "The management interface was served ${count} time(s) to "
                 "logged-in users (${users}) on the host '${host}', which is "
@@ -151,12 +153,12 @@ class ZMIAnsweredOnPublicHost(Check):
             ),
         )
 
-    def _attempts(self, entries):
+    def _attempts(self, entries, cause):
         hosts = sorted({e.host for e in entries})
         return self.finding(
             subject="*",
             case="anonymous",
-            cause=self._cause,
+            cause=cause,
             detail=_(
                 "${count} management request(s) without a valid login were "
                 "answered (with a login prompt) on ${hosts} host(s) that are "
