@@ -16,8 +16,8 @@ from collective.securitybp.checks.process import layout_for
 from collective.securitybp.model import Area
 from collective.securitybp.model import Severity
 from collective.securitybp.zmi import evidence
-from collective.securitybp.zmi.config import ENV_OFF_VALUES
 from collective.securitybp.zmi.config import ENV_VARIABLE
+from collective.securitybp.zmi.config import guard_switched_off
 from collective.securitybp.zmi.config import MODE_BLOCK
 from collective.securitybp.zmi.guard import DAV_METHODS
 from collective.securitybp.zmi.guard import site_config
@@ -38,8 +38,7 @@ def _switched_off(context):
     """Whether ``SECURITYBP_ZMI_GUARD`` switches blocking off in the
     process serving the site (for the command line: the running instance's
     environment, see SBP-CONF-017 when it cannot be read)."""
-    value = environment_for(context).get(ENV_VARIABLE, "") or ""
-    return value.strip().lower() in ENV_OFF_VALUES
+    return guard_switched_off(environment_for(context))
 
 
 def _time(value):

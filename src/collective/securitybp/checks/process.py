@@ -26,6 +26,7 @@ from collective.securitybp.processinfo import installation_layout
 from collective.securitybp.processinfo import ProcessIdentity
 from collective.securitybp.processinfo import serving_environment
 from pathlib import Path
+import itertools
 import os
 import pwd
 import re
@@ -134,6 +135,16 @@ def others_reach(path):
     return True
 
 
+def first_entries(directory, limit):
+    """At most ``limit`` entries of ``directory``, as the file system lists
+    them, so big directories stay cheap; none when it cannot be read."""
+    try:
+        with os.scandir(directory) as entries:
+            return list(itertools.islice(entries, limit))
+    except OSError:
+        return []
+
+
 def code_entries(locations, limit=MAX_ENTRIES):
     """The locations and their direct entries: ``(location, path, stat)``.
 
@@ -149,18 +160,12 @@ def code_entries(locations, limit=MAX_ENTRIES):
         yield location, location, st
         if not stat.S_ISDIR(st.st_mode):
             continue
-        try:
-            with os.scandir(location) as entries:
-                for number, entry in enumerate(entries):
-                    if number >= limit:
-                        break
-                    path = Path(entry.path)
-                    entry_stat = _stat(path)
-                    if entry_stat is not None and path not in seen:
-                        seen.add(path)
-                        yield location, path, entry_stat
-        except OSError:
-            continue
+        for entry in first_entries(location, limit):
+            path = Path(entry.path)
+            entry_stat = _stat(path)
+            if entry_stat is not None and path not in seen:
+                seen.add(path)
+                yield location, path, entry_stat
 
 
 def matching_code(locations, predicate, skip=frozenset()):
@@ -713,20 +718,12 @@ def database_files(path, limit=MAX_ENTRIES):
     whose name starts with it (index, ``.tmp``, ``.old`` left by packing;
     not the lock, which holds only a process id), and every ``*.old`` file
     in its directory."""
-    found = []
-    try:
-        with os.scandir(path.parent) as entries:
-            for number, entry in enumerate(entries):
-                if number >= limit:
-                    break
-                name = entry.name
-                if name.endswith(".lock"):
-                    continue
-                if name.startswith(path.name) or name.endswith(".old"):
-                    found.append(Path(entry.path))
-    except OSError:
-        return []
-    return sorted(found)
+    return sorted(
+        Path(entry.path)
+        for entry in first_entries(path.parent, limit)
+        if not entry.name.endswith(".lock")
+        and (entry.name.startswith(path.name) or entry.name.endswith(".old"))
+    )
 
 
 def exposed_entries(path, limit=MAX_PER_DIRECTORY):
@@ -737,16 +734,10 @@ def exposed_entries(path, limit=MAX_PER_DIRECTORY):
         return []
     found = [(path, st)] if st.st_mode & OTHERS_READ_WRITE else []
     if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IXOTH:
-        try:
-            with os.scandir(path) as entries:
-                for number, entry in enumerate(entries):
-                    if number >= limit:
-                        break
-                    entry_stat = _stat(entry.path)
-                    if entry_stat and entry_stat.st_mode & OTHERS_READ_WRITE:
-                        found.append((Path(entry.path), entry_stat))
-        except OSError:
-            pass
+        for entry in first_entries(path, limit):
+            entry_stat = _stat(entry.path)
+            if entry_stat and entry_stat.st_mode & OTHERS_READ_WRITE:
+                found.append((Path(entry.path), entry_stat))
     return found
 
 

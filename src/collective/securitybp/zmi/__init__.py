@@ -1,1 +1,2 @@
-"""The management interface (ZMI) guard (issue 6)."""
+"""The management guard: keeps the management interface (ZMI), WebDAV and
+XML-RPC on the manage hosts, and writes matching web server rules."""

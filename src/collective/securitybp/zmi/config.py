@@ -48,10 +48,14 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 
-def guard_switched_off():
-    """True when the environment variable switches blocking off."""
-    value = os.environ.get(ENV_VARIABLE, "")
-    return value.strip().lower() in ENV_OFF_VALUES
+def guard_switched_off(environ=None):
+    """True when the environment variable switches blocking off.
+
+    :param environ: the environment to read (a mapping with ``get``); this
+        process's own by default.
+    """
+    value = (environ if environ is not None else os.environ).get(ENV_VARIABLE, "")
+    return (value or "").strip().lower() in ENV_OFF_VALUES
 
 
 def normalize_host(value):

@@ -333,7 +333,7 @@ class StepGuard:
         self.dav = method if method in DAV_METHODS else None
         self.xmlrpc = None  # known once the form is read
         self.recorded = None  # sites whose evidence this request added to
-        self.served = None  # (config, host, client, kind) to record as served
+        self.served = None  # evidence fields to record again once served
 
     def __call__(self, ob, name):
         request = self.request
@@ -415,21 +415,20 @@ class StepGuard:
             if config.site in recorded:
                 continue
             recorded.add(config.site)
-            evidence.record(
-                site=config.site,
-                host=host,
-                client_ip=client,
-                kind=kind,
-                method=method,
-                path=path,
-                access=access,
-                blocked=block,
-            )
+            fields = {
+                "site": config.site,
+                "host": host,
+                "client_ip": client,
+                "kind": kind,
+                "method": method,
+                "path": path,
+            }
+            evidence.record(access=access, blocked=block, **fields)
             if not block:
                 if self.served is None:
                     self.served = []
                     request.post_traverse(self.record_served)
-                self.served.append((config.site, host, client, kind, method, path))
+                self.served.append(fields)
         if block:
             if all(c.status == 403 for c, _client in refusing if c.blocks):
                 raise Forbidden()
@@ -453,17 +452,9 @@ class StepGuard:
             user_id = user.getId() if user is not None else None
             if not user_id or user_id == ANONYMOUS:
                 return None
-            for site, host, client, kind, method, path in self.served or ():
+            for fields in self.served or ():
                 evidence.record(
-                    site=site,
-                    host=host,
-                    client_ip=client,
-                    kind=kind,
-                    method=method,
-                    path=path,
-                    access=evidence.SERVED,
-                    blocked=False,
-                    user=user_id,
+                    access=evidence.SERVED, blocked=False, user=user_id, **fields
                 )
         except Exception:
             _log_failure_once()
